@@ -1,0 +1,328 @@
+//! The connection state machine: bytes in, events out; commands in, bytes out.
+//!
+//! One [`Connection`] type serves both roles. It reassembles fragmented
+//! messages, validates UTF-8 as bytes arrive, answers pings and close frames
+//! by itself and fails the connection with the right close code when the
+//! peer breaks RFC 6455. It does no I/O and owns no clock: an adapter feeds
+//! it bytes, writes out what it queues and enforces timeouts.
+
+mod read;
+mod write;
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::error::ProtocolError;
+use crate::message::{Message, MessageKind, Utf8Bytes};
+
+use self::read::Reader;
+use self::write::MaskSource;
+
+/// Which end of the connection this is. It decides the masking direction
+/// (RFC 6455 §5.1) and nothing else after the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that opened the connection; masks what it sends.
+    Client,
+    /// The end that accepted the connection; requires masked frames.
+    Server,
+}
+
+/// Limits and options for a [`Connection`].
+///
+/// ```
+/// use rws_proto::Config;
+///
+/// let config = Config::default().max_message_size(1 << 20);
+/// assert_eq!(config.max_message_size, 1 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest frame payload accepted; a larger one fails with 1009.
+    /// Default: 16 MiB.
+    pub max_frame_size: usize,
+    /// The largest message accepted (the sum of its fragments); a larger
+    /// one fails with 1009. Default: 64 MiB.
+    pub max_message_size: usize,
+    /// Deliver data as [`Event::Fragment`]s as they arrive instead of
+    /// buffering whole messages. Default: off.
+    pub stream_fragments: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            stream_fragments: false,
+        }
+    }
+}
+
+impl Config {
+    /// Sets [`max_frame_size`](Self::max_frame_size).
+    pub fn max_frame_size(mut self, bytes: usize) -> Config {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`max_message_size`](Self::max_message_size).
+    pub fn max_message_size(mut self, bytes: usize) -> Config {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`stream_fragments`](Self::stream_fragments).
+    pub fn stream_fragments(mut self, on: bool) -> Config {
+        self.stream_fragments = on;
+        self
+    }
+}
+
+/// Where the close handshake stands (RFC 6455 §7).
+///
+/// ```text
+///              close() sent                 peer's close received
+///   Open ─────────────────────▶ Closing ─────────────────────────▶ Closed
+///    │                                                              ▲
+///    │  peer's close received (reply queued), failure, or EOF       │
+///    └──────────────────────────────────────────────────────────────┘
+/// ```
+///
+/// In `Closing` no data can be sent and received data is discarded. In
+/// `Closed` nothing more is read; once [`Connection::pending_output`] is
+/// drained, the server closes the TCP connection and the client waits for
+/// the server to do so (RFC 6455 §7.1.1), within a timeout of the adapter's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// This end sent a close frame and waits for the peer's.
+    Closing,
+    /// Close frames were exchanged, or the connection failed or ended.
+    Closed,
+}
+
+/// Which side started the closing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Initiator {
+    /// This end: by [`Connection::close`] or by failing the connection.
+    Local,
+    /// The peer: by a close frame or by ending the transport.
+    Remote,
+}
+
+/// How a connection ended: the terminal [`Event::Closed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// RFC 6455 §7.1.5: the code of the close frame received, 1005 if it had
+    /// none, 1006 if none arrived; for a failure, the code sent.
+    pub code: CloseCode,
+    /// The reason of the close frame received, if any.
+    pub reason: Utf8Bytes,
+    /// Who started the closing.
+    pub initiator: Initiator,
+    /// Whether close frames were exchanged (RFC 6455 §7.1.4 "cleanly").
+    pub clean: bool,
+    /// The protocol violation that failed the connection, if one did.
+    pub error: Option<ProtocolError>,
+}
+
+/// A piece of a message, delivered as it arrives when
+/// [`Config::stream_fragments`] is on.
+///
+/// The pieces of one message arrive in order, the first with `first` set
+/// and the last with `last` set; text is UTF-8-checked across pieces, but a
+/// piece may end inside a character.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fragment {
+    /// Text or binary.
+    pub kind: MessageKind,
+    /// The unmasked payload bytes.
+    pub data: Bytes,
+    /// The first piece of its message.
+    pub first: bool,
+    /// The last piece of its message.
+    pub last: bool,
+}
+
+/// What happened on the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A whole message arrived.
+    Message(Message),
+    /// A piece of a message arrived (only with [`Config::stream_fragments`]).
+    Fragment(Fragment),
+    /// A ping arrived; its pong is already queued.
+    Ping(Bytes),
+    /// A pong arrived, solicited or not.
+    Pong(Bytes),
+    /// The peer's close frame arrived (`None` for an empty one); the reply,
+    /// if one is due, is already queued.
+    CloseReceived(Option<CloseFrame>),
+    /// The connection ended; no event follows.
+    Closed(Closed),
+}
+
+/// A WebSocket connection after the handshake, for either role.
+///
+/// ```
+/// use rws_proto::{Config, Connection, Event, Message, Role};
+///
+/// let mut client = Connection::new(Role::Client, Config::default());
+/// let mut server = Connection::new(Role::Server, Config::default());
+/// client.send(Message::text("hello")).unwrap();
+///
+/// // Move the client's bytes to the server.
+/// let bytes = client.pending_output().to_vec();
+/// client.consume_output(bytes.len());
+/// server.handle_input(&bytes);
+/// assert_eq!(server.poll_event(), Some(Event::Message(Message::text("hello"))));
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    reader: Reader,
+    out: Vec<u8>,
+    out_pos: usize,
+    masks: MaskSource,
+    sending: Option<MessageKind>,
+    events: VecDeque<Event>,
+}
+
+/// Output buffers larger than this are freed, not kept, once drained.
+const KEEP_OUTPUT_CAPACITY: usize = 64 << 10;
+
+impl Connection {
+    /// A connection in the [`State::Open`] state.
+    pub fn new(role: Role, config: Config) -> Connection {
+        Connection {
+            role,
+            config,
+            state: State::Open,
+            reader: Reader::default(),
+            out: Vec::new(),
+            out_pos: 0,
+            masks: MaskSource::default(),
+            sending: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The bytes waiting to be written to the transport.
+    pub fn pending_output(&self) -> &[u8] {
+        self.out.get(self.out_pos..).unwrap_or_default()
+    }
+
+    /// Marks the first `n` bytes of [`pending_output`](Self::pending_output)
+    /// as written.
+    pub fn consume_output(&mut self, n: usize) {
+        self.out_pos = (self.out_pos + n).min(self.out.len());
+        if self.out_pos == self.out.len() {
+            self.out_pos = 0;
+            if self.out.capacity() > KEEP_OUTPUT_CAPACITY {
+                self.out = Vec::new();
+            } else {
+                self.out.clear();
+            }
+        }
+    }
+
+    /// Whether bytes are waiting to be written.
+    pub fn wants_write(&self) -> bool {
+        self.out_pos < self.out.len()
+    }
+
+    /// The transport reached end of file. Unless the close handshake was
+    /// done, the connection ends abnormally (1006).
+    pub fn handle_eof(&mut self) {
+        if self.state != State::Closed {
+            self.state = State::Closed;
+            self.events.push_back(Event::Closed(Closed {
+                code: CloseCode::ABNORMAL,
+                reason: Utf8Bytes::default(),
+                initiator: Initiator::Remote,
+                clean: false,
+                error: None,
+            }));
+        }
+    }
+
+    /// RFC 6455 §7.1.7 "Fail the WebSocket Connection": send a close frame
+    /// with the error's code (unless one was sent) and read nothing more.
+    fn fail(&mut self, error: ProtocolError) {
+        let code = error.close_code();
+        match self.state {
+            State::Open => {
+                let mut reason = error.to_string();
+                reason.truncate(CloseFrame::MAX_REASON_LEN);
+                self.write_close(&CloseFrame::new(code, reason));
+            }
+            State::Closing => {}
+            State::Closed => return,
+        }
+        self.state = State::Closed;
+        self.events.push_back(Event::Closed(Closed {
+            code,
+            reason: Utf8Bytes::default(),
+            initiator: Initiator::Local,
+            clean: false,
+            error: Some(error),
+        }));
+    }
+
+    /// The peer's close frame arrived (RFC 6455 §5.5.1).
+    fn on_close(&mut self, frame: Option<CloseFrame>) {
+        let initiator = match self.state {
+            State::Open => {
+                // Echo the status code, as most peers and Autobahn expect.
+                let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
+                match reply {
+                    Some(reply) => self.write_close(&reply),
+                    None => self.write_frame(true, crate::frame::OpCode::Close, &[]),
+                }
+                Initiator::Remote
+            }
+            State::Closing => Initiator::Local,
+            State::Closed => return,
+        };
+        self.state = State::Closed;
+        let (code, reason) = match &frame {
+            Some(f) => (f.code, f.reason.clone()),
+            None => (CloseCode::NO_STATUS, Utf8Bytes::default()),
+        };
+        self.events.push_back(Event::CloseReceived(frame));
+        self.events.push_back(Event::Closed(Closed {
+            code,
+            reason,
+            initiator,
+            clean: true,
+            error: None,
+        }));
+    }
+}

@@ -1,0 +1,284 @@
+//! The input side: frame headers, payloads, reassembly and validation.
+
+use bytes::Bytes;
+
+use super::{Connection, Event, Fragment, Role, State};
+use crate::close::CloseFrame;
+use crate::error::ProtocolError;
+use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::message::{Message, MessageKind, Utf8Bytes};
+use crate::utf8::Utf8Validator;
+
+/// Parsing state that survives between calls to `handle_input`.
+#[derive(Debug, Default)]
+pub(super) struct Reader {
+    /// A header split across inputs.
+    header: [u8; MAX_HEADER_LEN],
+    header_len: u8,
+    /// The frame whose payload is being read.
+    frame: Option<InFrame>,
+    /// The data message being assembled.
+    message: Option<InMessage>,
+    /// The payload of the control frame being read (at most 125 bytes).
+    control: Vec<u8>,
+    utf8: Utf8Validator,
+}
+
+#[derive(Debug)]
+struct InFrame {
+    header: FrameHeader,
+    read: u64,
+}
+
+#[derive(Debug)]
+struct InMessage {
+    kind: MessageKind,
+    /// The reassembled payload (unused when streaming fragments).
+    data: Vec<u8>,
+    /// Bytes received so far, for the size limit.
+    size: u64,
+    /// Whether a fragment of it was delivered (streaming only).
+    delivered: bool,
+}
+
+impl Connection {
+    /// Feeds bytes read from the transport.
+    ///
+    /// Never fails: a violation queues a close frame and a terminal
+    /// [`Event::Closed`] carrying the error (RFC 6455 §7.1.7). Input after
+    /// that, or after the close handshake, is ignored.
+    pub fn handle_input(&mut self, mut input: &[u8]) {
+        while self.state != State::Closed {
+            if self.reader.frame.is_none() {
+                let header = match self.read_header(&mut input) {
+                    Ok(Some(header)) => header,
+                    Ok(None) => return,
+                    Err(e) => return self.fail(e),
+                };
+                if let Err(e) = self.start_frame(header) {
+                    return self.fail(e);
+                }
+            }
+            let Some(frame) = self.reader.frame.as_mut() else {
+                return;
+            };
+            let remaining = frame.header.payload_len - frame.read;
+            let take = remaining.min(input.len() as u64) as usize;
+            let (chunk, rest) = input.split_at(take);
+            input = rest;
+            let offset = frame.read;
+            frame.read += take as u64;
+            let header = frame.header;
+            let complete = frame.read == header.payload_len;
+            if let Err(e) = self.on_payload(&header, chunk, offset, complete) {
+                return self.fail(e);
+            }
+            if !complete {
+                return;
+            }
+            self.reader.frame = None;
+            if let Err(e) = self.end_frame(&header) {
+                return self.fail(e);
+            }
+        }
+    }
+
+    /// Takes a whole header from `input`, or keeps a partial one for later.
+    fn read_header(&mut self, input: &mut &[u8]) -> Result<Option<FrameHeader>, ProtocolError> {
+        let r = &mut self.reader;
+        let have = usize::from(r.header_len);
+        if have == 0 {
+            if let Some((header, len)) = FrameHeader::decode(input)? {
+                *input = &input[len..];
+                return Ok(Some(header));
+            }
+            // `decode` wants at most MAX_HEADER_LEN bytes: this input is shorter.
+            r.header[..input.len()].copy_from_slice(input);
+            r.header_len = input.len() as u8;
+            *input = &[];
+            return Ok(None);
+        }
+        let take = (MAX_HEADER_LEN - have).min(input.len());
+        r.header[have..have + take].copy_from_slice(&input[..take]);
+        match FrameHeader::decode(&r.header[..have + take])? {
+            Some((header, len)) => {
+                *input = &input[len - have..];
+                r.header_len = 0;
+                Ok(Some(header))
+            }
+            None => {
+                *input = &input[take..];
+                r.header_len = (have + take) as u8;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Checks a header against the rules that depend on context.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
+        // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated".
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        if header.opcode.is_control() {
+            // RFC 6455 §5.5: control frames are at most 125 bytes and not fragmented.
+            if !header.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            if header.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong(header.payload_len));
+            }
+        }
+        // RFC 6455 §5.1: clients mask, servers do not.
+        match (self.role, header.mask) {
+            (Role::Server, None) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if !header.opcode.is_control() {
+            self.start_data_frame(&header)?;
+        }
+        self.reader.frame = Some(InFrame { header, read: 0 });
+        Ok(())
+    }
+
+    fn start_data_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        if header.payload_len > self.config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                size: header.payload_len,
+                limit: self.config.max_frame_size,
+            });
+        }
+        // RFC 6455 §5.4: fragments of one message are not interleaved.
+        let kind = match header.opcode {
+            OpCode::Continuation => None,
+            OpCode::Text => Some(MessageKind::Text),
+            _ => Some(MessageKind::Binary),
+        };
+        let r = &mut self.reader;
+        match (kind, &r.message) {
+            (None, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (Some(_), Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (Some(kind), None) => {
+                r.message = Some(InMessage {
+                    kind,
+                    data: Vec::new(),
+                    size: 0,
+                    delivered: false,
+                });
+                r.utf8 = Utf8Validator::default();
+            }
+            (None, Some(_)) => {}
+        }
+        let size = r.message.as_ref().map_or(0, |m| m.size) + header.payload_len;
+        if size > self.config.max_message_size as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                size,
+                limit: self.config.max_message_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes payload bytes as they arrive: a bad UTF-8 byte fails at once.
+    fn on_payload(
+        &mut self,
+        header: &FrameHeader,
+        chunk: &[u8],
+        offset: u64,
+        complete: bool,
+    ) -> Result<(), ProtocolError> {
+        let r = &mut self.reader;
+        if header.opcode.is_control() {
+            r.control.extend_from_slice(chunk);
+            return Ok(());
+        }
+        // After a close frame was sent, data is discarded unread.
+        let Some(message) = r.message.as_mut().filter(|_| self.state == State::Open) else {
+            return Ok(());
+        };
+        message.size += chunk.len() as u64;
+        let last = complete && header.fin;
+        let text = message.kind == MessageKind::Text;
+        if self.config.stream_fragments {
+            if chunk.is_empty() && !last {
+                return Ok(());
+            }
+            let mut data = chunk.to_vec();
+            if let Some(key) = header.mask {
+                apply_mask(&mut data, key, offset as usize);
+            }
+            if text {
+                r.utf8.feed(&data).map_err(|_| ProtocolError::InvalidUtf8)?;
+                if last {
+                    r.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+            }
+            let fragment = Fragment {
+                kind: message.kind,
+                data: Bytes::from(data),
+                first: !message.delivered,
+                last,
+            };
+            message.delivered = true;
+            self.events.push_back(Event::Fragment(fragment));
+            return Ok(());
+        }
+        let start = message.data.len();
+        message.data.extend_from_slice(chunk);
+        let fresh = &mut message.data[start..];
+        if let Some(key) = header.mask {
+            apply_mask(fresh, key, offset as usize);
+        }
+        if text {
+            r.utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    /// A frame's payload is complete.
+    fn end_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        if header.opcode.is_control() {
+            let mut payload = std::mem::take(&mut self.reader.control);
+            if let Some(key) = header.mask {
+                apply_mask(&mut payload, key, 0);
+            }
+            match header.opcode {
+                OpCode::Ping => self.on_ping(payload),
+                OpCode::Pong => self.events.push_back(Event::Pong(Bytes::from(payload))),
+                _ => self.on_close(CloseFrame::parse(&payload)?),
+            }
+            return Ok(());
+        }
+        if !header.fin {
+            return Ok(());
+        }
+        let Some(message) = self.reader.message.take() else {
+            return Ok(());
+        };
+        if self.state != State::Open || self.config.stream_fragments {
+            return Ok(());
+        }
+        let data = Bytes::from(message.data);
+        let message = match message.kind {
+            MessageKind::Text => {
+                self.reader
+                    .utf8
+                    .finish()
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+                Message::Text(Utf8Bytes::from_validated(data))
+            }
+            MessageKind::Binary => Message::Binary(data),
+        };
+        self.events.push_back(Event::Message(message));
+        Ok(())
+    }
+
+    /// RFC 6455 §5.5.2: answer a ping with a pong of the same payload.
+    fn on_ping(&mut self, payload: Vec<u8>) {
+        if self.state == State::Open {
+            self.write_frame(true, OpCode::Pong, &payload);
+        }
+        self.events.push_back(Event::Ping(Bytes::from(payload)));
+    }
+}

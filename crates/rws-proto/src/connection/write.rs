@@ -1,0 +1,163 @@
+//! The output side: commands that queue frames.
+
+use super::{Connection, Role, State};
+use crate::close::CloseFrame;
+use crate::error::SendError;
+use crate::frame::{apply_mask, FrameHeader, OpCode};
+use crate::message::{Message, MessageKind};
+
+impl Connection {
+    /// Queues a whole message as one frame.
+    ///
+    /// Fails after a close frame was sent or received ([`SendError::Closed`])
+    /// and while a fragmented message is being sent.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::FragmentOrder);
+        }
+        let opcode = match message.kind() {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        self.write_frame(true, opcode, message.as_payload());
+        Ok(())
+    }
+
+    /// Queues one fragment of a message sent piece by piece (RFC 6455 §5.4).
+    ///
+    /// The first call starts a message of `kind`; later calls must pass the
+    /// same kind; the call with `last` set ends it. Text must be UTF-8 as a
+    /// whole: the caller may split it anywhere.
+    ///
+    /// ```
+    /// use rws_proto::{Config, Connection, MessageKind, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_fragment(MessageKind::Text, b"Hel", false).unwrap();
+    /// server.send_fragment(MessageKind::Text, b"lo", true).unwrap();
+    /// // RFC 6455 §5.7: a fragmented unmasked text message.
+    /// assert_eq!(server.pending_output(), b"\x01\x03Hel\x80\x02lo");
+    /// ```
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        let opcode = match (self.sending, kind) {
+            (None, MessageKind::Text) => OpCode::Text,
+            (None, MessageKind::Binary) => OpCode::Binary,
+            (Some(open), kind) if open == kind => OpCode::Continuation,
+            _ => return Err(SendError::FragmentOrder),
+        };
+        self.write_frame(last, opcode, data);
+        self.sending = if last { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Queues a ping (RFC 6455 §5.5.2); the peer's pong arrives as an event.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong, a one-way heartbeat (RFC 6455 §5.5.3).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    /// Starts the close handshake (RFC 6455 §7.1.2): queues a close frame
+    /// with `frame`'s code and reason, or an empty one for `None`.
+    ///
+    /// Does nothing if a close frame was already sent or the connection
+    /// has ended. Fails for a code that may not be sent or a reason over
+    /// 123 bytes.
+    pub fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), SendError> {
+        if let Some(frame) = &frame {
+            if !frame.code.is_sendable() {
+                return Err(SendError::InvalidCloseCode(frame.code.as_u16()));
+            }
+            if frame.reason.len() > CloseFrame::MAX_REASON_LEN {
+                return Err(SendError::CloseReasonTooLong(frame.reason.len()));
+            }
+        }
+        if self.state != State::Open {
+            return Ok(());
+        }
+        match frame {
+            Some(frame) => self.write_close(&frame),
+            None => self.write_frame(true, OpCode::Close, &[]),
+        }
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    fn check_open(&self) -> Result<(), SendError> {
+        match self.state {
+            State::Open => Ok(()),
+            _ => Err(SendError::Closed),
+        }
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.write_frame(true, opcode, payload);
+        Ok(())
+    }
+
+    pub(super) fn write_close(&mut self, frame: &CloseFrame) {
+        let mut payload = Vec::with_capacity(frame.encoded_len());
+        frame.encode(&mut payload);
+        self.write_frame(true, OpCode::Close, &payload);
+    }
+
+    /// Appends one frame to the output, masked if this is the client.
+    pub(super) fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64);
+        header.fin = fin;
+        if self.role == Role::Client {
+            header.mask = Some(self.masks.next_key());
+        }
+        self.out.reserve(header.encoded_len() + payload.len());
+        header.encode(&mut self.out);
+        let start = self.out.len();
+        self.out.extend_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(&mut self.out[start..], key, 0);
+        }
+    }
+}
+
+/// Masking keys from the operating system's random source, fetched sixteen
+/// at a time (RFC 6455 §5.3: "derived from a strong source of entropy").
+#[derive(Debug)]
+pub(super) struct MaskSource {
+    pool: [u8; 64],
+    used: usize,
+}
+
+impl Default for MaskSource {
+    fn default() -> MaskSource {
+        MaskSource {
+            pool: [0; 64],
+            used: 64,
+        }
+    }
+}
+
+impl MaskSource {
+    pub(super) fn next_key(&mut self) -> [u8; 4] {
+        if self.used + 4 > self.pool.len() {
+            crate::random::fill(&mut self.pool);
+            self.used = 0;
+        }
+        let mut key = [0; 4];
+        key.copy_from_slice(&self.pool[self.used..self.used + 4]);
+        self.used += 4;
+        key
+    }
+}
