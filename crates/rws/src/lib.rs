@@ -1,1 +1,57 @@
-//! placeholder
+//! # rws: WebSocket for Rust
+//!
+//! RFC 6455 for both roles: a sans-IO protocol core ([`rws_proto`],
+//! re-exported here) and a tokio adapter (the default `tokio` feature).
+//! After the opening handshake, client and server hold the same
+//! [`WebSocket`] type with the same lifecycle: open, messages, close.
+//!
+//! A client:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), rws::Error> {
+//! use rws::{CloseCode, Message};
+//!
+//! let (mut ws, _response) = rws::connect("ws://127.0.0.1:9001/echo").await?;
+//! ws.send(Message::text("hello")).await?;
+//! if let Some(reply) = ws.recv().await {
+//!     println!("{:?}", reply?);
+//! }
+//! ws.close(CloseCode::NORMAL, "done").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A server:
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (tcp, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         let mut ws = rws::accept(tcp).await?;
+//!         while let Some(message) = ws.recv().await {
+//!             ws.send(message?).await?;
+//!         }
+//!         Ok::<_, rws::Error>(())
+//!     });
+//! }
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+pub use error::Error;
+pub use rws_proto::handshake::{Accept, HeadLimits, UpgradeRequest};
+pub use rws_proto::{bytes, http};
+pub use rws_proto::{
+    frame, handshake, CloseCode, CloseFrame, Closed, Config, Event, Fragment, HandshakeError,
+    Initiator, Message, MessageKind, ProtocolError, Role, SendError, State, Utf8Bytes,
+};
+
+#[cfg(feature = "tokio")]
+pub use crate::tokio::{
+    accept, connect, ClientBuilder, ReadHalf, ServerBuilder, WebSocket, WebSocketConfig, WriteHalf,
+};

@@ -169,6 +169,11 @@ pub enum Event {
 
 /// A WebSocket connection after the handshake, for either role.
 ///
+/// Input is parsed as it arrives, but what it calls for (a pong, a close
+/// reply, failing the connection) happens in stream order as
+/// [`poll_event`](Self::poll_event) hands out the events: a message that
+/// arrived before a bad frame or a close frame can still be answered.
+///
 /// ```
 /// use rws_proto::{Config, Connection, Event, Message, Role};
 ///
@@ -192,7 +197,17 @@ pub struct Connection {
     out_pos: usize,
     masks: MaskSource,
     sending: Option<MessageKind>,
-    events: VecDeque<Event>,
+    queue: VecDeque<Pending>,
+}
+
+/// What the input produced, in stream order, applied when taken.
+#[derive(Debug)]
+enum Pending {
+    Event(Event),
+    Ping(Bytes),
+    Close(Option<CloseFrame>),
+    Fail(ProtocolError),
+    Eof,
 }
 
 /// Output buffers larger than this are freed, not kept, once drained.
@@ -210,7 +225,7 @@ impl Connection {
             out_pos: 0,
             masks: MaskSource::default(),
             sending: None,
-            events: VecDeque::new(),
+            queue: VecDeque::new(),
         }
     }
 
@@ -230,8 +245,23 @@ impl Connection {
     }
 
     /// The next event, if any.
+    ///
+    /// Taking an event applies what it calls for: a ping queues its pong,
+    /// the peer's close frame queues the reply, a protocol violation queues
+    /// the close frame with its code (RFC 6455 §7.1.7).
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        loop {
+            let event = match self.queue.pop_front()? {
+                Pending::Event(event) => Some(event),
+                Pending::Ping(payload) => Some(self.apply_ping(payload)),
+                Pending::Close(frame) => self.apply_close(frame),
+                Pending::Fail(error) => self.apply_fail(error),
+                Pending::Eof => self.apply_eof(),
+            };
+            if event.is_some() {
+                return event;
+            }
+        }
     }
 
     /// The bytes waiting to be written to the transport.
@@ -259,23 +289,37 @@ impl Connection {
     }
 
     /// The transport reached end of file. Unless the close handshake was
-    /// done, the connection ends abnormally (1006).
+    /// done, the connection ends abnormally (1006) once the events before
+    /// it are taken.
     pub fn handle_eof(&mut self) {
-        if self.state != State::Closed {
-            self.state = State::Closed;
-            self.events.push_back(Event::Closed(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: Utf8Bytes::default(),
-                initiator: Initiator::Remote,
-                clean: false,
-                error: None,
-            }));
+        if !self.reader.stopped {
+            self.reader.stopped = true;
+            self.queue.push_back(Pending::Eof);
         }
+    }
+
+    /// Stops reading and queues the failure behind the events before it.
+    fn fail(&mut self, error: ProtocolError) {
+        self.reader.stopped = true;
+        self.queue.push_back(Pending::Fail(error));
+    }
+
+    fn push_event(&mut self, event: Event) {
+        self.queue.push_back(Pending::Event(event));
+    }
+
+    /// RFC 6455 §5.5.2: answer a ping with a pong of the same payload
+    /// (not after a close frame was sent).
+    fn apply_ping(&mut self, payload: Bytes) -> Event {
+        if self.state == State::Open {
+            self.write_frame(true, crate::frame::OpCode::Pong, &payload);
+        }
+        Event::Ping(payload)
     }
 
     /// RFC 6455 §7.1.7 "Fail the WebSocket Connection": send a close frame
     /// with the error's code (unless one was sent) and read nothing more.
-    fn fail(&mut self, error: ProtocolError) {
+    fn apply_fail(&mut self, error: ProtocolError) -> Option<Event> {
         let code = error.close_code();
         match self.state {
             State::Open => {
@@ -284,45 +328,60 @@ impl Connection {
                 self.write_close(&CloseFrame::new(code, reason));
             }
             State::Closing => {}
-            State::Closed => return,
+            State::Closed => return None,
         }
         self.state = State::Closed;
-        self.events.push_back(Event::Closed(Closed {
+        Some(Event::Closed(Closed {
             code,
             reason: Utf8Bytes::default(),
             initiator: Initiator::Local,
             clean: false,
             error: Some(error),
-        }));
+        }))
     }
 
-    /// The peer's close frame arrived (RFC 6455 §5.5.1).
-    fn on_close(&mut self, frame: Option<CloseFrame>) {
+    /// The transport ended; abnormal unless the close handshake was done.
+    fn apply_eof(&mut self) -> Option<Event> {
+        if self.state == State::Closed {
+            return None;
+        }
+        self.state = State::Closed;
+        Some(Event::Closed(Closed {
+            code: CloseCode::ABNORMAL,
+            reason: Utf8Bytes::default(),
+            initiator: Initiator::Remote,
+            clean: false,
+            error: None,
+        }))
+    }
+
+    /// The peer's close frame (RFC 6455 §5.5.1): reply if we have not sent
+    /// ours, and end.
+    fn apply_close(&mut self, frame: Option<CloseFrame>) -> Option<Event> {
         let initiator = match self.state {
             State::Open => {
                 // Echo the status code, as most peers and Autobahn expect.
-                let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
-                match reply {
-                    Some(reply) => self.write_close(&reply),
+                match &frame {
+                    Some(f) => self.write_close(&CloseFrame::new(f.code, "")),
                     None => self.write_frame(true, crate::frame::OpCode::Close, &[]),
                 }
                 Initiator::Remote
             }
             State::Closing => Initiator::Local,
-            State::Closed => return,
+            State::Closed => return None,
         };
         self.state = State::Closed;
         let (code, reason) = match &frame {
             Some(f) => (f.code, f.reason.clone()),
             None => (CloseCode::NO_STATUS, Utf8Bytes::default()),
         };
-        self.events.push_back(Event::CloseReceived(frame));
-        self.events.push_back(Event::Closed(Closed {
+        self.queue.push_front(Pending::Event(Event::Closed(Closed {
             code,
             reason,
             initiator,
             clean: true,
             error: None,
-        }));
+        })));
+        Some(Event::CloseReceived(frame))
     }
 }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{Connection, Event, Fragment, Role, State};
+use super::{Connection, Event, Fragment, Pending, Role, State};
 use crate::close::CloseFrame;
 use crate::error::ProtocolError;
 use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_HEADER_LEN};
@@ -22,6 +22,8 @@ pub(super) struct Reader {
     /// The payload of the control frame being read (at most 125 bytes).
     control: Vec<u8>,
     utf8: Utf8Validator,
+    /// Nothing more is read: a close frame, a violation or EOF was seen.
+    pub(super) stopped: bool,
 }
 
 #[derive(Debug)]
@@ -44,11 +46,12 @@ struct InMessage {
 impl Connection {
     /// Feeds bytes read from the transport.
     ///
-    /// Never fails: a violation queues a close frame and a terminal
-    /// [`Event::Closed`] carrying the error (RFC 6455 §7.1.7). Input after
-    /// that, or after the close handshake, is ignored.
+    /// Never fails: a violation ends the events with a terminal
+    /// [`Event::Closed`] carrying the error, and taking that event queues
+    /// the close frame (RFC 6455 §7.1.7). Input after a violation, the
+    /// peer's close frame or the end of the connection is ignored.
     pub fn handle_input(&mut self, mut input: &[u8]) {
-        while self.state != State::Closed {
+        while !self.reader.stopped && self.state != State::Closed {
             if self.reader.frame.is_none() {
                 let header = match self.read_header(&mut input) {
                     Ok(Some(header)) => header,
@@ -221,7 +224,7 @@ impl Connection {
                 last,
             };
             message.delivered = true;
-            self.events.push_back(Event::Fragment(fragment));
+            self.push_event(Event::Fragment(fragment));
             return Ok(());
         }
         let start = message.data.len();
@@ -244,9 +247,13 @@ impl Connection {
                 apply_mask(&mut payload, key, 0);
             }
             match header.opcode {
-                OpCode::Ping => self.on_ping(payload),
-                OpCode::Pong => self.events.push_back(Event::Pong(Bytes::from(payload))),
-                _ => self.on_close(CloseFrame::parse(&payload)?),
+                OpCode::Ping => self.queue.push_back(Pending::Ping(Bytes::from(payload))),
+                OpCode::Pong => self.push_event(Event::Pong(Bytes::from(payload))),
+                _ => {
+                    let frame = CloseFrame::parse(&payload)?;
+                    self.reader.stopped = true;
+                    self.queue.push_back(Pending::Close(frame));
+                }
             }
             return Ok(());
         }
@@ -270,15 +277,7 @@ impl Connection {
             }
             MessageKind::Binary => Message::Binary(data),
         };
-        self.events.push_back(Event::Message(message));
+        self.push_event(Event::Message(message));
         Ok(())
-    }
-
-    /// RFC 6455 §5.5.2: answer a ping with a pong of the same payload.
-    fn on_ping(&mut self, payload: Vec<u8>) {
-        if self.state == State::Open {
-            self.write_frame(true, OpCode::Pong, &payload);
-        }
-        self.events.push_back(Event::Ping(Bytes::from(payload)));
     }
 }

@@ -1,0 +1,244 @@
+//! The poll-based engine shared by [`WebSocket`](super::WebSocket) and its
+//! split halves: it moves bytes between the transport and the core.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use rws_proto::{CloseCode, CloseFrame, Closed, Connection, Event, Message, Role, State};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+use super::WebSocketConfig;
+use crate::Error;
+
+/// The first read buffer; it doubles while reads fill it, up to the
+/// configured maximum.
+const INITIAL_READ_BUFFER: usize = 4 << 10;
+
+#[derive(Debug)]
+pub(crate) struct Inner<S> {
+    pub(crate) stream: S,
+    pub(crate) conn: Connection,
+    pub(crate) config: WebSocketConfig,
+    read_buf: Vec<u8>,
+    /// The transport reached end of file.
+    eof: bool,
+    /// How the connection ended, once it has.
+    pub(crate) closed: Option<Closed>,
+    /// An error to report once the transport is torn down.
+    deferred: Option<Error>,
+    /// Bounds the close handshake and the wait for the server's EOF.
+    close_timer: Option<Pin<Box<Sleep>>>,
+    timed_out: bool,
+    /// The transport is shut down: nothing more to read or write.
+    finished: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
+    pub(crate) fn new(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+        let mut conn = Connection::new(role, config.protocol.clone());
+        if !leftover.is_empty() {
+            conn.handle_input(leftover);
+        }
+        Inner {
+            stream,
+            conn,
+            config,
+            read_buf: Vec::new(),
+            eof: false,
+            closed: None,
+            deferred: None,
+            close_timer: None,
+            timed_out: false,
+            finished: false,
+        }
+    }
+
+    /// The next event, driving reads, queued writes and the closing of the
+    /// transport. `None` once the transport is done.
+    ///
+    /// Cancel-safe: all state lives here, and an event is only taken from
+    /// the core when it is returned.
+    pub(crate) fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Event, Error>>> {
+        loop {
+            if let Some(event) = self.conn.poll_event() {
+                if let Event::Closed(closed) = &event {
+                    self.closed = Some(closed.clone());
+                }
+                return Poll::Ready(Some(Ok(event)));
+            }
+            if self.finished {
+                return Poll::Ready(None);
+            }
+            if self.conn.state() != State::Open && self.poll_close_timer(cx) {
+                if self.conn.state() != State::Closed {
+                    // The peer never answered our close frame.
+                    self.conn.handle_eof();
+                    continue;
+                }
+                self.finished = true;
+                continue;
+            }
+            if self.conn.wants_write() {
+                match self.poll_write_out(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.fail_io(e)))),
+                    Poll::Pending => {
+                        let full =
+                            self.conn.pending_output().len() >= self.config.write_buffer_size;
+                        if full || self.conn.state() == State::Closed {
+                            return Poll::Pending;
+                        }
+                    }
+                }
+            }
+            if self.conn.state() == State::Closed {
+                let clean = self.closed.as_ref().is_some_and(|c| c.clean);
+                // RFC 6455 §7.1.1: the server closes TCP first; the client
+                // waits for it, unless the connection failed.
+                if self.conn.role() == Role::Server || !clean || self.eof {
+                    // Errors while shutting down change nothing for the user.
+                    let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
+                    self.finished = true;
+                    continue;
+                }
+            }
+            let n = match ready!(self.poll_read(cx)) {
+                Ok(n) => n,
+                Err(e) => return Poll::Ready(Some(Err(self.fail_io(e)))),
+            };
+            if n == 0 {
+                self.eof = true;
+                self.conn.handle_eof();
+            } else if self.conn.state() != State::Closed {
+                let (conn, buf) = (&mut self.conn, &self.read_buf);
+                conn.handle_input(&buf[..n]);
+            }
+        }
+    }
+
+    /// The next message; pings, pongs and the close handshake are handled
+    /// on the way. A protocol error or an abnormal end is returned once the
+    /// transport is closed, then `None`.
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            match ready!(self.poll_event(cx)) {
+                Some(Ok(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
+                Some(Ok(Event::Closed(closed))) => {
+                    if let Some(error) = closed.error {
+                        self.deferred = Some(Error::Protocol(error));
+                    } else if !closed.clean {
+                        self.deferred = Some(Error::AbnormalClose);
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(self.deferred.take().map(Err)),
+            }
+        }
+    }
+
+    /// Ready when there is room in the write buffer.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.conn.pending_output().len() >= self.config.write_buffer_size {
+            ready!(self.poll_write_out(cx)).map_err(|e| self.fail_io(e))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        self.conn.send(message)?;
+        Ok(())
+    }
+
+    /// Writes everything queued and flushes the transport.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(self.poll_write_out(cx)).map_err(|e| self.fail_io(e))?;
+        ready!(Pin::new(&mut self.stream).poll_flush(cx)).map_err(|e| self.fail_io(e))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues a close frame (once) and flushes it.
+    pub(crate) fn poll_send_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        frame: &Option<CloseFrame>,
+    ) -> Poll<Result<(), Error>> {
+        if self.conn.state() == State::Open {
+            self.conn.close(frame.clone())?;
+        }
+        self.poll_flush(cx)
+    }
+
+    /// Drives the connection to its end after a close was sent, discarding
+    /// what arrives (RFC 6455 §7.1.2: no data after close).
+    pub(crate) fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        while ready!(self.poll_event(cx)).transpose()?.is_some() {}
+        match &self.closed {
+            Some(closed) if closed.clean => Poll::Ready(Ok(())),
+            Some(Closed { error: Some(e), .. }) => Poll::Ready(Err(Error::Protocol(e.clone()))),
+            _ => Poll::Ready(Err(Error::AbnormalClose)),
+        }
+    }
+
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.conn.wants_write() {
+            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, self.conn.pending_output()))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.consume_output(n);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.read_buf.is_empty() {
+            self.read_buf = vec![0; INITIAL_READ_BUFFER];
+        }
+        let mut buf = ReadBuf::new(&mut self.read_buf);
+        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
+        let n = buf.filled().len();
+        if n == self.read_buf.len() && n < self.config.max_read_buffer {
+            let grown = (n * 2).min(self.config.max_read_buffer);
+            self.read_buf.resize(grown, 0);
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Whether the close timeout has expired; arms it on first call.
+    fn poll_close_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timed_out {
+            return true;
+        }
+        let timeout = self.config.close_timeout;
+        let timer = self
+            .close_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        self.timed_out = timer.as_mut().poll(cx).is_ready();
+        self.timed_out
+    }
+
+    /// An I/O error ends the connection: report it, then `None`.
+    fn fail_io(&mut self, e: io::Error) -> Error {
+        self.finished = true;
+        if self.closed.is_none() {
+            self.closed = Some(Closed {
+                code: CloseCode::ABNORMAL,
+                reason: Default::default(),
+                initiator: rws_proto::Initiator::Local,
+                clean: false,
+                error: None,
+            });
+        }
+        Error::Io(e)
+    }
+}

@@ -1,0 +1,175 @@
+//! [`WebSocket`]: one connection, for either role.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use rws_proto::{CloseCode, CloseFrame, Closed, Event, Message, Role, State, Utf8Bytes};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::inner::Inner;
+use super::split::{self, ReadHalf, WriteHalf};
+use super::WebSocketConfig;
+use crate::Error;
+
+/// A WebSocket connection after the opening handshake. Clients and servers
+/// hold the same type: messages in both directions, then the close.
+///
+/// Pings are answered and close frames replied to without the caller's
+/// help. [`recv`](Self::recv) yields messages until the connection closes;
+/// it is also a [`Stream`] of messages and a [`Sink`] for them, and
+/// [`split`](Self::split) gives halves for two tasks.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    inner: Inner<S>,
+    protocol: Option<String>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a stream on which the handshake is already done.
+    ///
+    /// `leftover` holds bytes read past the handshake, which belong to the
+    /// first frames. Most code uses [`connect`](crate::connect),
+    /// [`accept`](crate::accept) or their builders instead.
+    pub fn from_raw(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+        WebSocket {
+            inner: Inner::new(stream, role, config, leftover),
+            protocol: None,
+        }
+    }
+
+    pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The next message, or `None` after the connection closed cleanly.
+    ///
+    /// A protocol violation by the peer fails the connection with the right
+    /// close code and is returned as [`Error::Protocol`] once the close
+    /// frame is out; an end without close handshake is
+    /// [`Error::AbnormalClose`]. `None` follows either.
+    ///
+    /// Cancel-safe: if the future is dropped before it completes, no message
+    /// is lost; the next call returns it.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| self.inner.poll_recv(cx)).await
+    }
+
+    /// The next event: messages, and also pings, pongs, the peer's close
+    /// frame and the terminal [`Event::Closed`]. `None` once the transport
+    /// is closed. Cancel-safe like [`recv`](Self::recv).
+    pub async fn recv_event(&mut self) -> Option<Result<Event, Error>> {
+        poll_fn(|cx| self.inner.poll_event(cx)).await
+    }
+
+    /// Sends a message and flushes it.
+    pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues a message without flushing, waiting first if the write buffer
+    /// is full. Batch several with `feed`, then [`flush`](Self::flush).
+    pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.start_send(message.into())
+    }
+
+    /// Writes out everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// Sends a ping (at most 125 bytes); the pong arrives as
+    /// [`Event::Pong`] through [`recv_event`](Self::recv_event).
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.conn.send_ping(&payload.into())?;
+        self.flush().await
+    }
+
+    /// Closes the connection: sends a close frame with `code` and `reason`
+    /// (at most 123 bytes), waits for the peer's close frame, discarding
+    /// messages that arrive meanwhile, and closes the transport, all within
+    /// the close timeout. Ok if the close handshake completed.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let frame = Some(CloseFrame::new(code, Utf8Bytes::from(reason)));
+        poll_fn(|cx| self.inner.poll_send_close(cx, &frame)).await?;
+        poll_fn(|cx| self.inner.poll_close_handshake(cx)).await
+    }
+
+    /// How the connection ended, once it has.
+    pub fn closed(&self) -> Option<&Closed> {
+        self.inner.closed.as_ref()
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        self.inner.conn.state()
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.inner.conn.role()
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WebSocketConfig {
+        &self.inner.config
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner.stream
+    }
+
+    /// Splits into a reading and a writing half, for two tasks. The read
+    /// half still answers pings and close frames.
+    pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+        split::split(self.inner, self.protocol)
+    }
+
+    pub(crate) fn from_inner(inner: Inner<S>, protocol: Option<String>) -> Self {
+        WebSocket { inner, protocol }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().inner.poll_recv(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        self.get_mut().inner.start_send(message)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().inner.poll_flush(cx)
+    }
+
+    /// Sends a close frame (1000) and flushes it; the stream side then
+    /// yields what is left and ends.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let frame = Some(CloseFrame::new(CloseCode::NORMAL, ""));
+        self.get_mut().inner.poll_send_close(cx, &frame)
+    }
+}
