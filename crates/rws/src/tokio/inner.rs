@@ -87,7 +87,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if self.conn.wants_write() {
                 match self.poll_write_out(cx) {
                     Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.fail_io(e)))),
+                    Poll::Ready(Err(e)) => match self.event_io_error(e) {
+                        Some(e) => return Poll::Ready(Some(Err(e))),
+                        None => continue,
+                    },
                     Poll::Pending => {
                         let full =
                             self.conn.pending_output().len() >= self.config.write_buffer_size;
@@ -110,7 +113,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             }
             let n = match ready!(self.poll_read(cx)) {
                 Ok(n) => n,
-                Err(e) => return Poll::Ready(Some(Err(self.fail_io(e)))),
+                Err(e) => match self.event_io_error(e) {
+                    Some(e) => return Poll::Ready(Some(Err(e))),
+                    None => continue,
+                },
             };
             if n == 0 {
                 self.eof = true;
@@ -225,6 +231,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         self.timed_out = timer.as_mut().poll(cx).is_ready();
         self.timed_out
+    }
+
+    /// An I/O error while reading events. Once the connection has ended
+    /// (the events said so), tearing down the transport can fail harmlessly,
+    /// for instance when the peer resets it after the close handshake.
+    fn event_io_error(&mut self, e: io::Error) -> Option<Error> {
+        if self.conn.state() == State::Closed && self.closed.is_some() {
+            self.finished = true;
+            return None;
+        }
+        Some(self.fail_io(e))
     }
 
     /// An I/O error ends the connection: report it, then `None`.

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs the Autobahn TestSuite against rws in both roles and against `rws serve`,
+# and compares each report with autobahn/expected/*.json.
+#
+#   autobahn/run-all.sh [--update] [--cases PATTERNS] [--exclude PATTERNS]
+#
+# Needs release builds of the examples and the rws binary (it builds them).
+# --update rewrites the expected files from this run: review the diff.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SHARED="${RWS_SHARED:-$ROOT/../shared}"
+RUN="$SHARED/autobahn/run.sh"
+EXPECTED="$ROOT/autobahn/expected"
+OUT="$ROOT/target/autobahn"
+UPDATE=""
+CASES="*"
+EXCLUDE="12.*,13.*"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --update) UPDATE="--update"; shift ;;
+    --cases) CASES="$2"; shift 2 ;;
+    --exclude) EXCLUDE="$2"; shift 2 ;;
+    *) echo "run-all.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ -x $RUN ]] || { echo "run-all.sh: $RUN not found (set RWS_SHARED)" >&2; exit 2; }
+
+cd "$ROOT"
+cargo build --release --locked -p rws --example autobahn_server --example autobahn_client
+cargo build --release --locked -p rws-cli
+"$SHARED/autobahn/install.sh" >&2
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+status=0
+compare() {  # compare NAME
+  python3 "$ROOT/autobahn/compare.py" "$OUT/$1" "$EXPECTED/$1.json" $UPDATE || status=1
+}
+
+# 1. The library as a server: examples/autobahn_server.rs.
+PORT="$(free_port)"
+target/release/examples/autobahn_server "127.0.0.1:$PORT" 2>"$OUT-server.log" &
+PIDS+=($!)
+"$RUN" server "ws://127.0.0.1:$PORT" --cases "$CASES" --exclude "$EXCLUDE" --agent rws-server --out "$OUT/server" || status=1
+compare server
+
+# 2. The library as a client: examples/autobahn_client.rs.
+"$RUN" client --cases "$CASES" --exclude "$EXCLUDE" --agent rws-client --out "$OUT/client" -- target/release/examples/autobahn_client || status=1
+compare client
+
+# 3. What users run: `rws serve`, on /echo.
+PORT="$(free_port)"
+RUST_LOG=error target/release/rws serve --listen "127.0.0.1:$PORT" 2>"$OUT-serve.log" &
+PIDS+=($!)
+"$RUN" server "ws://127.0.0.1:$PORT/echo" --cases "$CASES" --exclude "$EXCLUDE" --agent rws-serve --out "$OUT/serve" || status=1
+compare serve
+
+if [[ $status == 0 ]]; then
+  echo "run-all.sh: Autobahn conformance: all runs match the expected results"
+else
+  echo "run-all.sh: Autobahn conformance FAILED (see above)" >&2
+fi
+exit $status
