@@ -119,7 +119,8 @@ pub enum Initiator {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Closed {
     /// RFC 6455 §7.1.5: the code of the close frame received, 1005 if it had
-    /// none, 1006 if none arrived; for a failure, the code sent.
+    /// none, 1006 if none arrived; for a failure, the error's close code
+    /// (sent unless this end had already sent a close frame).
     pub code: CloseCode,
     /// The reason of the close frame received, if any.
     pub reason: Utf8Bytes,
@@ -156,7 +157,8 @@ pub enum Event {
     Message(Message),
     /// A piece of a message arrived (only with [`Config::stream_fragments`]).
     Fragment(Fragment),
-    /// A ping arrived; its pong is already queued.
+    /// A ping arrived. Taking this event queued its pong, unless this end
+    /// already sent its close frame, which stays the last frame it sends.
     Ping(Bytes),
     /// A pong arrived, solicited or not.
     Pong(Bytes),
@@ -342,14 +344,16 @@ impl Connection {
 
     /// The transport ended; abnormal unless the close handshake was done.
     fn apply_eof(&mut self) -> Option<Event> {
-        if self.state == State::Closed {
-            return None;
-        }
+        let initiator = match self.state {
+            State::Open => Initiator::Remote,
+            State::Closing => Initiator::Local,
+            State::Closed => return None,
+        };
         self.state = State::Closed;
         Some(Event::Closed(Closed {
             code: CloseCode::ABNORMAL,
             reason: Utf8Bytes::default(),
-            initiator: Initiator::Remote,
+            initiator,
             clean: false,
             error: None,
         }))
@@ -385,3 +389,6 @@ impl Connection {
         Some(Event::CloseReceived(frame))
     }
 }
+
+#[cfg(test)]
+mod tests;
