@@ -1,0 +1,101 @@
+//! Hostile input is normal input: arbitrary bytes fed to the connection and
+//! to the handshake parsers never panic, and the connection always ends in a
+//! well-formed state.
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use rws_proto::handshake::{parse_request, ClientHandshake, HeadLimits};
+use rws_proto::{Config, Connection, Event, Role, State};
+
+/// Feeds `chunks` and drains events after each; returns the events.
+fn run(role: Role, config: Config, chunks: &[Vec<u8>], eof: bool) -> (Vec<Event>, Connection) {
+    let mut conn = Connection::new(role, config);
+    let mut events = Vec::new();
+    for chunk in chunks {
+        conn.handle_input(chunk);
+        while let Some(event) = conn.poll_event() {
+            events.push(event);
+        }
+        let n = conn.pending_output().len();
+        conn.consume_output(n);
+    }
+    if eof {
+        conn.handle_eof();
+        while let Some(event) = conn.poll_event() {
+            events.push(event);
+        }
+    }
+    (events, conn)
+}
+
+/// Bytes that look like frames often enough to get past the first header.
+fn frame_like() -> impl Strategy<Value = Vec<u8>> {
+    (any::<u8>(), 0u8..=130, vec(any::<u8>(), 0..200)).prop_map(|(b0, len, rest)| {
+        let mut bytes = vec![b0, len | 0x80];
+        bytes.extend_from_slice(&[1, 2, 3, 4]);
+        bytes.extend(rest);
+        bytes
+    })
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic_and_end_once(
+        chunks in vec(prop_oneof![vec(any::<u8>(), 0..64), frame_like()], 0..8),
+        server in any::<bool>(),
+        small in any::<bool>(),
+    ) {
+        let role = if server { Role::Server } else { Role::Client };
+        let config = if small {
+            Config::default().max_frame_size(16).max_message_size(32)
+        } else {
+            Config::default()
+        };
+        let (events, conn) = run(role, config.clone(), &chunks, true);
+        // The connection always ends, with exactly one terminal event, last.
+        prop_assert_eq!(conn.state(), State::Closed);
+        let closed = events.iter().filter(|e| matches!(e, Event::Closed(_))).count();
+        prop_assert_eq!(closed, 1);
+        prop_assert!(matches!(events.last(), Some(Event::Closed(_))));
+        // No message exceeds the configured limit.
+        for event in &events {
+            if let Event::Message(m) = event {
+                prop_assert!(m.len() <= config.max_message_size);
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_request_heads_never_panic(bytes in vec(any::<u8>(), 0..512)) {
+        let _ = parse_request(&bytes, &HeadLimits::default());
+        let mut prefixed = b"GET / HTTP/1.1\r\n".to_vec();
+        prefixed.extend_from_slice(&bytes);
+        let _ = parse_request(&prefixed, &HeadLimits::default());
+    }
+
+    #[test]
+    fn arbitrary_response_heads_never_panic(bytes in vec(any::<u8>(), 0..512), eof in any::<bool>()) {
+        let handshake = ClientHandshake::new("ws://127.0.0.1/", &[]).unwrap();
+        let _ = handshake.handle_response(&bytes, eof);
+        let mut prefixed = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
+        prefixed.extend_from_slice(&bytes);
+        let _ = handshake.handle_response(&prefixed, eof);
+    }
+}
+
+#[test]
+fn a_huge_announced_length_allocates_nothing_up_front() {
+    // A masked binary frame announcing 2^62 bytes, followed by 10 bytes.
+    let mut bytes = vec![0x82, 0xff];
+    bytes.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    bytes.extend_from_slice(&[0, 0, 0, 0]);
+    bytes.extend_from_slice(&[0; 10]);
+    let config = Config::default()
+        .max_frame_size(usize::MAX)
+        .max_message_size(usize::MAX);
+    let (events, conn) = run(Role::Server, config, &[bytes], false);
+    // Nothing is delivered and the connection waits for more: the 10 bytes
+    // were taken without reserving room for the announced length.
+    assert!(events.is_empty());
+    assert_eq!(conn.state(), State::Open);
+}
