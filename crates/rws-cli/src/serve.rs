@@ -55,7 +55,8 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, config: WebSocketConfig) {
         .on_request(|req| match req.path() {
             "/echo" => Ok(Accept::new()),
             path => {
-                let mut response = Response::new(format!("no WebSocket endpoint at {path}\n").into());
+                let mut response =
+                    Response::new(format!("no WebSocket endpoint at {path}\n").into());
                 *response.status_mut() = StatusCode::NOT_FOUND;
                 Err(response)
             }
