@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use clap::Args;
-use rws::http::{Response, StatusCode};
-use rws::{Accept, Config, WebSocketConfig};
+use rws::http::StatusCode;
+use rws::{Accept, Config, Rejection, WebSocketConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
@@ -54,12 +54,10 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, config: WebSocketConfig) {
         .config(config)
         .on_request(|req| match req.path() {
             "/echo" => Ok(Accept::new()),
-            path => {
-                let mut response =
-                    Response::new(format!("no WebSocket endpoint at {path}\n").into());
-                *response.status_mut() = StatusCode::NOT_FOUND;
-                Err(response)
-            }
+            path => Err(Rejection::new(
+                StatusCode::NOT_FOUND,
+                format!("no WebSocket endpoint at {path}\n"),
+            )),
         })
         .accept(tcp)
         .await;

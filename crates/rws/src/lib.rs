@@ -44,7 +44,7 @@ mod error;
 pub mod tokio;
 
 pub use error::Error;
-pub use rws_proto::handshake::{Accept, HeadLimits, UpgradeRequest};
+pub use rws_proto::handshake::{Accept, HeadLimits, Rejection, UpgradeRequest};
 pub use rws_proto::{bytes, http};
 pub use rws_proto::{
     frame, handshake, CloseCode, CloseFrame, Closed, Config, Event, Fragment, HandshakeError,

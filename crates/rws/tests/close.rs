@@ -99,8 +99,6 @@ async fn close_times_out_when_the_peer_never_answers() {
 /// After `close` gave up on the peer, the transport is closed: `close`
 /// promises to close it, and a server closes TCP first (RFC 6455 §7.1.1).
 #[tokio::test]
-#[ignore = "BUG: after the close timeout, inner.rs poll_event sets `finished` without \
-            poll_shutdown, so TCP stays open until the WebSocket is dropped"]
 async fn transport_is_closed_after_the_close_timeout() {
     bounded(async {
         let (listener, addr) = listen().await;

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
-use rws::bytes::Bytes;
-use rws::http::{HeaderValue, Method, Response, StatusCode};
+use rws::http::{Method, Response, StatusCode};
 use rws::{
-    Accept, ClientBuilder, CloseCode, Error, HandshakeError, Message, ServerBuilder,
+    Accept, ClientBuilder, CloseCode, Error, HandshakeError, Message, Rejection, ServerBuilder,
     UpgradeRequest, WebSocketConfig,
 };
 use tokio::net::TcpStream;
@@ -412,11 +411,8 @@ async fn on_request_rejection_reaches_the_client() {
             ServerBuilder::new()
                 .on_request(|request: &UpgradeRequest| {
                     assert_eq!(request.origin(), Some("https://evil.example"));
-                    let mut no = Response::new(Bytes::from_static(b"forbidden origin"));
-                    *no.status_mut() = StatusCode::FORBIDDEN;
-                    no.headers_mut()
-                        .insert("x-reason", HeaderValue::from_static("origin"));
-                    Err(no)
+                    Err(Rejection::new(StatusCode::FORBIDDEN, "forbidden origin")
+                        .header("x-reason", "origin"))
                 })
                 .accept(tcp)
                 .await

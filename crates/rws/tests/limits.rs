@@ -76,8 +76,6 @@ async fn queued_messages_drain_once_the_peer_reads() {
 /// `close` sends a close frame and ends "all within the close timeout".
 /// Here the peer never reads, so the close frame cannot even be written.
 #[tokio::test]
-#[ignore = "BUG: close() hangs: inner.rs poll_send_close flushes with no timeout, and the \
-            close timer is only armed later, in poll_event"]
 async fn close_is_bounded_when_the_peer_never_reads() {
     bounded(async {
         let (listener, addr) = listen().await;

@@ -159,6 +159,9 @@ pub enum Event {
     Fragment(Fragment),
     /// A ping arrived. Taking this event queued its pong, unless this end
     /// already sent its close frame, which stays the last frame it sends.
+    /// While 4 KiB or more of output wait to be written, only the latest
+    /// ping's pong is kept, and it goes out before the next frame
+    /// (RFC 6455 §5.5.3): a ping flood cannot grow the output.
     Ping(Bytes),
     /// A pong arrived, solicited or not.
     Pong(Bytes),
@@ -199,6 +202,8 @@ pub struct Connection {
     out_pos: usize,
     masks: MaskSource,
     sending: Option<MessageKind>,
+    /// A pong held back while output was waiting (see `queue_pong`).
+    pong: Option<Bytes>,
     queue: VecDeque<Pending>,
 }
 
@@ -227,6 +232,7 @@ impl Connection {
             out_pos: 0,
             masks: MaskSource::default(),
             sending: None,
+            pong: None,
             queue: VecDeque::new(),
         }
     }
@@ -282,6 +288,7 @@ impl Connection {
             } else {
                 self.out.clear();
             }
+            self.release_pong();
         }
     }
 
@@ -314,7 +321,7 @@ impl Connection {
     /// (not after a close frame was sent).
     fn apply_ping(&mut self, payload: Bytes) -> Event {
         if self.state == State::Open {
-            self.write_frame(true, crate::frame::OpCode::Pong, &payload);
+            self.queue_pong(payload.clone());
         }
         Event::Ping(payload)
     }

@@ -123,6 +123,18 @@ fn events(conn: &mut Connection) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
+/// Takes the events one by one, writing out the output after each, as an
+/// adapter with a transport that keeps up does; returns both.
+fn drain(conn: &mut Connection) -> (Vec<Event>, Vec<u8>) {
+    let mut evs = Vec::new();
+    let mut out = output(conn);
+    while let Some(event) = conn.poll_event() {
+        evs.push(event);
+        out.extend(output(conn));
+    }
+    (evs, out)
+}
+
 /// All pending output, marked as written.
 fn output(conn: &mut Connection) -> Vec<u8> {
     let out = conn.pending_output().to_vec();
@@ -322,16 +334,20 @@ fn accepts(
         let bytes = input(role);
         let mut whole = Connection::new(role, config.clone());
         whole.handle_input(&bytes);
-        assert_eq!(events(&mut whole), expected);
-        assert_eq!(sent(&mut whole), replies);
+        let (evs, out) = drain(&mut whole);
+        assert_eq!(evs, expected);
+        assert_eq!(sent_bytes(role, &out), replies);
         let mut bytewise = Connection::new(role, config.clone());
         let mut got = Vec::new();
+        let mut out = Vec::new();
         for byte in &bytes {
             bytewise.handle_input(std::slice::from_ref(byte));
-            got.extend(events(&mut bytewise));
+            let (evs, bytes) = drain(&mut bytewise);
+            got.extend(evs);
+            out.extend(bytes);
         }
         assert_eq!(got, expected);
-        assert_eq!(sent(&mut bytewise), replies);
+        assert_eq!(sent_bytes(role, &out), replies);
     }
 }
 
@@ -1027,6 +1043,55 @@ fn rfc6455_5_5_2_each_ping_gets_its_own_pong() {
             (OpCode::Pong, b"3".to_vec()),
         ],
     );
+}
+
+#[test]
+fn rfc6455_5_5_3_while_output_waits_only_the_latest_pong_is_kept() {
+    // A peer that floods pings without reading cannot grow the output: once
+    // 4 KiB wait, the held-back pong is replaced, and goes out before the
+    // next frame.
+    for role in ROLES {
+        let mut conn = Connection::new(role, defaults());
+        conn.send(Message::binary(vec![7u8; 5000])).unwrap();
+        let waiting = conn.pending_output().len();
+        for i in 0..1000u32 {
+            conn.handle_input(&frame_to(role, true, PING, &i.to_be_bytes()));
+        }
+        let evs = events(&mut conn);
+        assert_eq!(evs.len(), 1000);
+        assert_eq!(conn.pending_output().len(), waiting, "no pong appended");
+        conn.send(Message::text("after")).unwrap();
+        let frames = sent(&mut conn);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[1], (OpCode::Pong, 999u32.to_be_bytes().to_vec()));
+        assert_eq!(frames[2], (OpCode::Text, b"after".to_vec()));
+        // With nothing else to send, a held-back pong goes out once the
+        // output drains.
+        conn.send(Message::binary(vec![7u8; 5000])).unwrap();
+        conn.handle_input(&frame_to(role, true, PING, b"x"));
+        conn.handle_input(&frame_to(role, true, PING, b"y"));
+        assert_eq!(events(&mut conn), [ping(b"x"), ping(b"y")]);
+        assert_eq!(sent(&mut conn).len(), 1);
+        assert_eq!(sent(&mut conn), [(OpCode::Pong, b"y".to_vec())]);
+        assert!(!conn.wants_write());
+    }
+}
+
+#[test]
+fn rfc6455_5_5_2_pongs_below_the_backlog_are_all_sent() {
+    // Autobahn 2.10: ten pings in one read get ten pongs, even when the
+    // output is drained only after all events are taken.
+    for role in ROLES {
+        let mut conn = Connection::new(role, defaults());
+        let mut input = Vec::new();
+        for i in 0..10u8 {
+            input.extend(frame_to(role, true, PING, &[i; 125]));
+        }
+        conn.handle_input(&input);
+        assert_eq!(events(&mut conn).len(), 10);
+        let pongs: Vec<_> = (0..10u8).map(|i| (OpCode::Pong, vec![i; 125])).collect();
+        assert_eq!(sent(&mut conn), pongs);
+    }
 }
 
 #[test]
@@ -2590,8 +2655,9 @@ fn feed_in_pieces(role: Role, bytes: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<
     for end in points {
         conn.handle_input(&bytes[start..end]);
         start = end;
-        evs.extend(events(&mut conn));
-        out.extend(output(&mut conn));
+        let (e, o) = drain(&mut conn);
+        evs.extend(e);
+        out.extend(o);
     }
     (evs, out)
 }
@@ -2599,7 +2665,7 @@ fn feed_in_pieces(role: Role, bytes: &[u8], cuts: &[usize]) -> (Vec<Event>, Vec<
 fn feed_whole(role: Role, bytes: &[u8]) -> (Vec<Event>, Vec<u8>) {
     let mut conn = Connection::new(role, defaults());
     conn.handle_input(bytes);
-    (events(&mut conn), output(&mut conn))
+    drain(&mut conn)
 }
 
 /// The output's frames; the bytes themselves differ between runs of a

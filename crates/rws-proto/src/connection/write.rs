@@ -115,8 +115,37 @@ impl Connection {
         self.write_frame(true, OpCode::Close, &payload);
     }
 
-    /// Appends one frame to the output, masked if this is the client.
+    /// Appends one frame to the output, masked if this is the client. A
+    /// pong held back by [`Connection::queue_pong`] goes out first.
     pub(super) fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        if let Some(pong) = self.pong.take() {
+            self.append_frame(true, OpCode::Pong, &pong);
+        }
+        self.append_frame(fin, opcode, payload);
+    }
+
+    /// RFC 6455 §5.5.2–5.5.3: answer a ping. When [`PONG_BACKLOG`] bytes or
+    /// more are already waiting (the peer is not reading, or a large message
+    /// is on its way), the pong is held back and a later ping's pong
+    /// replaces it ("MAY elect to send a Pong frame for only the most
+    /// recently processed Ping frame"), so a ping flood cannot grow the
+    /// output.
+    pub(super) fn queue_pong(&mut self, payload: bytes::Bytes) {
+        if self.pending_output().len() >= PONG_BACKLOG {
+            self.pong = Some(payload);
+        } else {
+            self.append_frame(true, OpCode::Pong, &payload);
+        }
+    }
+
+    /// Writes a held-back pong once the output has drained.
+    pub(super) fn release_pong(&mut self) {
+        if let Some(pong) = self.pong.take() {
+            self.append_frame(true, OpCode::Pong, &pong);
+        }
+    }
+
+    fn append_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
         let mut header = FrameHeader::new(opcode, payload.len() as u64);
         header.fin = fin;
         if self.role == Role::Client {
@@ -131,6 +160,10 @@ impl Connection {
         }
     }
 }
+
+/// Queued output up to which pongs are appended as they are due; above it
+/// only the latest is kept.
+const PONG_BACKLOG: usize = 4 << 10;
 
 /// Masking keys from the operating system's random source, fetched sixteen
 /// at a time (RFC 6455 §5.3: "derived from a strong source of entropy").

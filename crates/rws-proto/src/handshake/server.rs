@@ -141,6 +141,60 @@ impl Accept {
     }
 }
 
+/// How the application turns an upgrade request down: an HTTP response
+/// with a status, headers and a body.
+///
+/// ```
+/// use rws_proto::handshake::Rejection;
+/// use rws_proto::http::StatusCode;
+///
+/// let no = Rejection::new(StatusCode::FORBIDDEN, "origin not allowed").header("x-why", "origin");
+/// assert_eq!(no.response().status(), 403);
+/// assert_eq!(no.response().body().as_ref(), b"origin not allowed");
+/// ```
+#[derive(Debug)]
+pub struct Rejection(Box<Response<Bytes>>);
+
+impl Rejection {
+    /// A rejection with `status` and a plain-text `body`.
+    pub fn new(status: StatusCode, body: impl Into<Bytes>) -> Rejection {
+        let mut response = Response::new(body.into());
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Rejection(Box::new(response))
+    }
+
+    /// Adds a header. Invalid names or values are ignored.
+    pub fn header(mut self, name: &str, value: &str) -> Rejection {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            self.0.headers_mut().append(name, value);
+        }
+        self
+    }
+
+    /// The response.
+    pub fn response(&self) -> &Response<Bytes> {
+        &self.0
+    }
+
+    /// Turns this into the response.
+    pub fn into_response(self) -> Box<Response<Bytes>> {
+        self.0
+    }
+}
+
+impl From<Response<Bytes>> for Rejection {
+    fn from(response: Response<Bytes>) -> Rejection {
+        Rejection(Box::new(response))
+    }
+}
+
 /// Parses an upgrade request from the start of `buf` and checks it
 /// (RFC 6455 §4.2.1).
 ///

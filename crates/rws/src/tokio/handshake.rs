@@ -6,7 +6,7 @@ use std::fmt;
 use bytes::Bytes;
 use http::{header, Response};
 use rws_proto::handshake::{
-    self, encode_response, error_response, Accept, ClientHandshake, UpgradeRequest,
+    self, encode_response, error_response, Accept, ClientHandshake, Rejection, UpgradeRequest,
     MAX_REJECTION_BODY,
 };
 use rws_proto::{HandshakeError, Role};
@@ -175,22 +175,20 @@ where
 }
 
 /// The application's answer to an upgrade request.
-pub type Decision = Result<Accept, Response<Bytes>>;
+pub type Decision = Result<Accept, Rejection>;
 
 /// Builds a server connection: settings and a callback that looks at each
 /// request and accepts (choosing a subprotocol, adding headers) or rejects.
 ///
 /// ```no_run
 /// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), rws::Error> {
-/// use rws::http::{Response, StatusCode};
-/// use rws::Accept;
+/// use rws::http::StatusCode;
+/// use rws::{Accept, Rejection};
 ///
 /// let ws = rws::ServerBuilder::new()
 ///     .on_request(|req| {
 ///         if req.origin() != Some("https://example.com") {
-///             let mut no = Response::new("forbidden origin".into());
-///             *no.status_mut() = StatusCode::FORBIDDEN;
-///             return Err(no);
+///             return Err(Rejection::new(StatusCode::FORBIDDEN, "forbidden origin"));
 ///         }
 ///         let chat = req.protocols().any(|p| p == "chat");
 ///         Ok(if chat { Accept::new().protocol("chat") } else { Accept::new() })
@@ -293,8 +291,8 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
                     Ok(ws)
                 }
                 Err(rejection) => {
-                    respond(&mut stream, &rejection).await?;
-                    Err(HandshakeError::Rejected(Box::new(rejection)).into())
+                    respond(&mut stream, rejection.response()).await?;
+                    Err(HandshakeError::Rejected(rejection.into_response()).into())
                 }
             }
         };

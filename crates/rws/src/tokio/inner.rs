@@ -81,7 +81,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     self.conn.handle_eof();
                     continue;
                 }
-                self.finished = true;
+                self.abandon(cx);
                 continue;
             }
             if self.conn.wants_write() {
@@ -91,13 +91,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                         Some(e) => return Poll::Ready(Some(Err(e))),
                         None => continue,
                     },
-                    Poll::Pending => {
-                        let full =
-                            self.conn.pending_output().len() >= self.config.write_buffer_size;
-                        if full || self.conn.state() == State::Closed {
-                            return Poll::Pending;
-                        }
-                    }
+                    // Reading goes on while writing waits: the core keeps
+                    // automatic replies bounded (one held-back pong, one
+                    // close frame), and a peer that sends while it does
+                    // not read must not deadlock us.
+                    Poll::Pending if self.conn.state() == State::Closed => return Poll::Pending,
+                    Poll::Pending => {}
                 }
             }
             if self.conn.state() == State::Closed {
@@ -152,11 +151,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         }
     }
 
-    /// Ready when there is room in the write buffer.
+    /// Ready when the queued output is below the write buffer size.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.conn.pending_output().len() >= self.config.write_buffer_size {
-            ready!(self.poll_write_out(cx)).map_err(|e| self.fail_io(e))?;
-        }
+        let limit = self.config.write_buffer_size;
+        ready!(self.poll_write_out_to(cx, limit)).map_err(|e| self.fail_io(e))?;
         Poll::Ready(Ok(()))
     }
 
@@ -172,16 +170,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Queues a close frame (once) and flushes it.
+    /// Queues a close frame (once).
+    pub(crate) fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        self.conn.close(frame)?;
+        Ok(())
+    }
+
+    /// Queues a close frame (once) and flushes it, within the close timeout:
+    /// a peer that does not read gets its transport shut down instead.
     pub(crate) fn poll_send_close(
         &mut self,
         cx: &mut Context<'_>,
         frame: &Option<CloseFrame>,
     ) -> Poll<Result<(), Error>> {
         if self.conn.state() == State::Open {
-            self.conn.close(frame.clone())?;
+            self.start_close(frame.clone())?;
         }
-        self.poll_flush(cx)
+        match self.poll_flush(cx) {
+            Poll::Pending if self.poll_close_timer(cx) => {
+                self.abandon(cx);
+                Poll::Ready(Err(Error::AbnormalClose))
+            }
+            other => other,
+        }
     }
 
     /// Drives the connection to its end after a close was sent, discarding
@@ -196,7 +207,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.conn.wants_write() {
+        self.poll_write_out_to(cx, 1)
+    }
+
+    /// Writes until fewer than `limit` bytes are queued.
+    fn poll_write_out_to(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<io::Result<()>> {
+        while self.conn.pending_output().len() >= limit.max(1) {
             let n = ready!(Pin::new(&mut self.stream).poll_write(cx, self.conn.pending_output()))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -231,6 +247,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         self.timed_out = timer.as_mut().poll(cx).is_ready();
         self.timed_out
+    }
+
+    /// Gives up on the transport after the close timeout: one best-effort
+    /// shutdown (RFC 6455 §7.1.1, the TCP connection is closed), not waited
+    /// for.
+    fn abandon(&mut self, cx: &mut Context<'_>) {
+        let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
+        self.finished = true;
+        if self.closed.is_none() {
+            self.closed = Some(Closed {
+                code: CloseCode::ABNORMAL,
+                reason: Default::default(),
+                initiator: rws_proto::Initiator::Local,
+                clean: false,
+                error: None,
+            });
+        }
     }
 
     /// An I/O error while reading events. Once the connection has ended

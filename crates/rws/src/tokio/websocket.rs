@@ -55,6 +55,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// Cancel-safe: if the future is dropped before it completes, no message
     /// is lost; the next call returns it.
+    ///
+    /// With [`Config::stream_fragments`](rws_proto::Config::stream_fragments)
+    /// on, messages arrive as [`Event::Fragment`]s, which only
+    /// [`recv_event`](Self::recv_event) returns.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.inner.poll_recv(cx)).await
     }
@@ -97,8 +101,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// messages that arrive meanwhile, and closes the transport, all within
     /// the close timeout. Ok if the close handshake completed.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let frame = Some(CloseFrame::new(code, Utf8Bytes::from(reason)));
-        poll_fn(|cx| self.inner.poll_send_close(cx, &frame)).await?;
+        self.inner
+            .start_close(Some(CloseFrame::new(code, Utf8Bytes::from(reason))))?;
         poll_fn(|cx| self.inner.poll_close_handshake(cx)).await
     }
 
