@@ -185,6 +185,8 @@ pub enum HandshakeError {
     UnofferedExtension(String),
     /// The URL cannot be used for a WebSocket (wrong scheme, no host).
     Url(String),
+    /// The request to send could not be built (a bad header name or value).
+    Request(String),
 }
 
 impl HandshakeError {
@@ -230,6 +232,7 @@ impl fmt::Display for HandshakeError {
                 write!(f, "server accepted extension {e:?}, which was not offered")
             }
             HandshakeError::Url(e) => write!(f, "bad WebSocket URL: {e}"),
+            HandshakeError::Request(e) => write!(f, "cannot build the request: {e}"),
         }
     }
 }

@@ -41,7 +41,7 @@ impl ClientHandshake {
         if !protocols.is_empty() {
             let list = protocols.join(", ");
             let value = HeaderValue::from_str(&list)
-                .map_err(|_| HandshakeError::Url(format!("bad subprotocol list {list:?}")))?;
+                .map_err(|_| HandshakeError::Request(format!("bad subprotocol list {list:?}")))?;
             request
                 .headers_mut()
                 .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
@@ -76,7 +76,8 @@ impl ClientHandshake {
             header::SEC_WEBSOCKET_VERSION,
             HeaderValue::from_static("13"),
         );
-        let key = HeaderValue::from_str(&key).map_err(|_| HandshakeError::AcceptMismatch)?;
+        let key =
+            HeaderValue::from_str(&key).map_err(|_| HandshakeError::Request("bad key".into()))?;
         h.insert(header::SEC_WEBSOCKET_KEY, key);
         Ok(ClientHandshake {
             request,

@@ -4,7 +4,8 @@
 use std::fmt;
 
 use bytes::Bytes;
-use http::{header, Response};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, Uri};
 use rws_proto::handshake::{
     self, encode_response, error_response, Accept, ClientHandshake, Rejection, UpgradeRequest,
     MAX_REJECTION_BODY,
@@ -49,17 +50,41 @@ where
 /// ```
 #[derive(Debug)]
 pub struct ClientBuilder {
-    url: String,
+    target: Target,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
     config: WebSocketConfig,
 }
 
+#[derive(Debug)]
+enum Target {
+    Url(String),
+    Request(Request<()>),
+}
+
 impl ClientBuilder {
     /// A client for `url` (`ws://host[:port]/path`).
     pub fn new(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::with_target(Target::Url(url.into()))
+    }
+
+    /// A client for a request the caller built: its URI (`ws://…`), headers
+    /// and `Sec-WebSocket-Protocol` are kept; the handshake fields are set.
+    ///
+    /// ```
+    /// let request = rws::http::Request::get("ws://127.0.0.1:9001/echo")
+    ///     .header("user-agent", "my-app/1.0")
+    ///     .body(())
+    ///     .unwrap();
+    /// let builder = rws::ClientBuilder::from_request(request);
+    /// ```
+    pub fn from_request(request: Request<()>) -> ClientBuilder {
+        ClientBuilder::with_target(Target::Request(request))
+    }
+
+    fn with_target(target: Target) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
+            target,
             protocols: Vec::new(),
             headers: Vec::new(),
             config: WebSocketConfig::default(),
@@ -112,21 +137,33 @@ impl ClientBuilder {
     }
 
     fn handshake(&self) -> Result<ClientHandshake, Error> {
-        let protocols: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
-        let mut handshake = ClientHandshake::new(&self.url, &protocols)?;
-        let mut request = handshake.request().clone();
+        let mut request = match &self.target {
+            Target::Url(url) => {
+                let uri: Uri = url
+                    .parse()
+                    .map_err(|e| HandshakeError::Url(format!("{url:?}: {e}")))?;
+                let mut request = Request::new(());
+                *request.uri_mut() = uri;
+                request
+            }
+            Target::Request(request) => request.clone(),
+        };
+        let bad = |what: String| Error::Handshake(HandshakeError::Request(what));
+        let headers = request.headers_mut();
+        if !self.protocols.is_empty() {
+            let list = self.protocols.join(", ");
+            let value = HeaderValue::from_str(&list)
+                .map_err(|_| bad(format!("bad subprotocol list {list:?}")))?;
+            headers.append(header::SEC_WEBSOCKET_PROTOCOL, value);
+        }
         for (name, value) in &self.headers {
-            let name = header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| HandshakeError::Url(format!("bad header name {name:?}")))?;
-            let value = header::HeaderValue::from_str(value)
-                .map_err(|_| HandshakeError::Url(format!("bad value for header {name}")))?;
-            request.headers_mut().append(name, value);
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| bad(format!("bad header name {name:?}")))?;
+            let value =
+                HeaderValue::from_str(value).map_err(|_| bad(format!("bad value for {name}")))?;
+            headers.append(name, value);
         }
-        if !self.headers.is_empty() {
-            request.headers_mut().remove(header::SEC_WEBSOCKET_KEY);
-            handshake = ClientHandshake::from_request(request)?;
-        }
-        Ok(handshake.limits(self.config.head_limits))
+        Ok(ClientHandshake::from_request(request)?.limits(self.config.head_limits))
     }
 }
 
