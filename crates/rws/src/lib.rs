@@ -1,9 +1,11 @@
 //! # rws: WebSocket for Rust
 //!
 //! RFC 6455 for both roles: a sans-IO protocol core ([`rws_proto`],
-//! re-exported here) and a tokio adapter (the default `tokio` feature).
+//! re-exported here), a tokio adapter (the `tokio` feature, re-exported at
+//! the crate root) and a blocking adapter over `std::io` streams
+//! ([`blocking`], the `blocking` feature); both features are on by default.
 //! After the opening handshake, client and server hold the same
-//! [`WebSocket`] type with the same lifecycle: open, messages, close.
+//! `WebSocket` type with the same lifecycle: open, messages, close.
 //!
 //! A client:
 //!
@@ -39,10 +41,18 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+mod closing;
+mod config;
 mod error;
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+mod handshake_util;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
+pub use config::WebSocketConfig;
 pub use error::Error;
 pub use rws_proto::handshake::{Accept, HeadLimits, Rejection, UpgradeRequest};
 pub use rws_proto::{bytes, http};
@@ -53,5 +63,5 @@ pub use rws_proto::{
 
 #[cfg(feature = "tokio")]
 pub use crate::tokio::{
-    accept, connect, ClientBuilder, ReadHalf, ServerBuilder, WebSocket, WebSocketConfig, WriteHalf,
+    accept, connect, ClientBuilder, ReadHalf, ServerBuilder, WebSocket, WriteHalf,
 };

@@ -6,12 +6,11 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use rws_proto::{CloseCode, CloseFrame, Closed, Connection, Event, Message, Role, State};
+use rws_proto::{CloseFrame, Closed, Connection, Event, Message, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
-use super::WebSocketConfig;
-use crate::Error;
+use crate::{closing, Error, WebSocketConfig};
 
 /// The first read buffer; it doubles while reads fill it, up to the
 /// configured maximum.
@@ -137,13 +136,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         loop {
             match ready!(self.poll_event(cx)) {
                 Some(Ok(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
-                Some(Ok(Event::Closed(closed))) => {
-                    if let Some(error) = closed.error {
-                        self.deferred = Some(Error::Protocol(error));
-                    } else if !closed.clean {
-                        self.deferred = Some(Error::AbnormalClose);
-                    }
-                }
+                Some(Ok(Event::Closed(closed))) => self.deferred = closing::deferred_error(&closed),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(self.deferred.take().map(Err)),
@@ -199,11 +192,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// what arrives (RFC 6455 §7.1.2: no data after close).
     pub(crate) fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         while ready!(self.poll_event(cx)).transpose()?.is_some() {}
-        match &self.closed {
-            Some(closed) if closed.clean => Poll::Ready(Ok(())),
-            Some(Closed { error: Some(e), .. }) => Poll::Ready(Err(Error::Protocol(e.clone()))),
-            _ => Poll::Ready(Err(Error::AbnormalClose)),
-        }
+        Poll::Ready(closing::close_outcome(self.closed.as_ref()))
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -256,13 +245,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
         self.finished = true;
         if self.closed.is_none() {
-            self.closed = Some(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: Default::default(),
-                initiator: rws_proto::Initiator::Local,
-                clean: false,
-                error: None,
-            });
+            self.closed = Some(closing::abandoned());
         }
     }
 
@@ -281,13 +264,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn fail_io(&mut self, e: io::Error) -> Error {
         self.finished = true;
         if self.closed.is_none() {
-            self.closed = Some(Closed {
-                code: CloseCode::ABNORMAL,
-                reason: Default::default(),
-                initiator: rws_proto::Initiator::Local,
-                clean: false,
-                error: None,
-            });
+            self.closed = Some(closing::abandoned());
         }
         Error::Io(e)
     }

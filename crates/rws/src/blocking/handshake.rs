@@ -1,0 +1,358 @@
+//! The opening handshake over blocking streams: [`connect`], [`accept`] and
+//! their builders.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+
+use http::{Request, Response};
+use rws_proto::handshake::{self, Accept, ClientHandshake, HeadLimits, UpgradeRequest};
+use rws_proto::Role;
+
+use super::socket::{self, handshake_io_error, Deadline, Exchange, SocketOf};
+use super::WebSocket;
+use crate::handshake_util::{self as util, Answer, ClientSpec, Decision};
+use crate::{Error, WebSocketConfig};
+
+/// Connects to a `ws://` URL with the default settings, with `TCP_NODELAY`
+/// on and the handshake bounded by the handshake timeout.
+///
+/// Returns the connection and the server's 101 response. A non-101 answer
+/// is [`Error::Handshake`] with
+/// [`HandshakeError::Rejected`](crate::HandshakeError::Rejected), which
+/// keeps the status, headers and body.
+///
+/// ```no_run
+/// use rws::{CloseCode, Message};
+///
+/// let (mut ws, _response) = rws::blocking::connect("ws://127.0.0.1:9001/echo")?;
+/// ws.send(Message::text("hello"))?;
+/// if let Some(reply) = ws.recv() {
+///     println!("{:?}", reply?);
+/// }
+/// ws.close(CloseCode::NORMAL, "done")?;
+/// # Ok::<(), rws::Error>(())
+/// ```
+pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+    ClientBuilder::new(url).connect()
+}
+
+/// Accepts a WebSocket on a stream with the default settings, taking any
+/// path and no subprotocol. An invalid request is answered with its HTTP
+/// status (400, 405, 426, 431) and returned as [`Error::Handshake`].
+///
+/// The handshake and close timeouts are only enforced by the stream's own
+/// timeouts, which the caller sets; for a `TcpStream`, [`accept_tcp`] sets
+/// them.
+///
+/// ```no_run
+/// use std::net::TcpListener;
+///
+/// let listener = TcpListener::bind("127.0.0.1:9001")?;
+/// for tcp in listener.incoming() {
+///     std::thread::spawn(move || {
+///         let mut ws = rws::blocking::accept(tcp?)?;
+///         while let Some(message) = ws.recv() {
+///             ws.send(message?)?; // echo
+///         }
+///         Ok::<_, rws::Error>(())
+///     });
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>, Error> {
+    ServerBuilder::new().accept(stream)
+}
+
+/// [`accept`] for a `TcpStream`, with the handshake and close timeouts
+/// enforced through the socket's timeouts (which are put back after).
+pub fn accept_tcp(stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
+    ServerBuilder::new().accept_tcp(stream)
+}
+
+/// Builds a client connection: URL, subprotocols, headers and settings.
+///
+/// ```no_run
+/// let (ws, response) = rws::blocking::ClientBuilder::new("ws://127.0.0.1:9001/chat")
+///     .protocol("chat")
+///     .header("authorization", "Bearer 123")
+///     .connect()?;
+/// assert_eq!(ws.protocol(), Some("chat"));
+/// # Ok::<(), rws::Error>(())
+/// ```
+pub struct ClientBuilder {
+    spec: ClientSpec,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.spec.debug("ClientBuilder", f)
+    }
+}
+
+impl ClientBuilder {
+    /// A client for `url` (`ws://host[:port]/path`).
+    pub fn new(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            spec: ClientSpec::url(url.into()),
+        }
+    }
+
+    /// A client for a request the caller built: its URI (`ws://…`), headers
+    /// and `Sec-WebSocket-Protocol` are kept; the handshake fields are set.
+    pub fn from_request(request: Request<()>) -> ClientBuilder {
+        ClientBuilder {
+            spec: ClientSpec::request(request),
+        }
+    }
+
+    /// Offers a subprotocol; call again to offer more, in order of preference.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> ClientBuilder {
+        self.spec.protocol(protocol.into());
+        self
+    }
+
+    /// Adds a header field to the request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+        self.spec.header(name.into(), value.into());
+        self
+    }
+
+    /// Sets the connection's settings.
+    pub fn config(mut self, config: WebSocketConfig) -> ClientBuilder {
+        self.spec.config = config;
+        self
+    }
+
+    /// Opens a TCP connection to the URL's host (`TCP_NODELAY` on) and runs
+    /// the handshake on it, all within the handshake timeout. The close
+    /// timeout is enforced too (see the [module documentation](super)).
+    pub fn connect(self) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+        let handshake = self.spec.handshake()?;
+        let deadline = Deadline::after(self.spec.config.handshake_timeout);
+        let (host, port) = util::tcp_target(&handshake)?;
+        let tcp = connect_tcp(host, port, &deadline)?;
+        tcp.set_nodelay(true)?;
+        let (ws, response) = client_handshake(
+            tcp,
+            Some(socket::tcp),
+            handshake,
+            self.spec.config,
+            deadline,
+        )?;
+        Ok((ws.with_socket(socket::tcp), response))
+    }
+
+    /// Runs the handshake on a stream the caller connected (TLS, a proxy
+    /// tunnel, a Unix socket). Its timeouts are the caller's to set: the
+    /// handshake timeout is only checked between reads.
+    pub fn connect_on<S: Read + Write>(
+        self,
+        stream: S,
+    ) -> Result<(WebSocket<S>, Response<()>), Error> {
+        let handshake = self.spec.handshake()?;
+        let deadline = Deadline::after(self.spec.config.handshake_timeout);
+        client_handshake(stream, None, handshake, self.spec.config, deadline)
+    }
+}
+
+/// Connects to the first address of `host` that answers before `deadline`.
+fn connect_tcp(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in (host, port).to_socket_addrs()? {
+        let left = deadline.left().ok_or(Error::HandshakeTimeout)?;
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => handshake_io_error(e),
+        None => io::Error::new(io::ErrorKind::InvalidInput, "no address for the host").into(),
+    })
+}
+
+fn client_handshake<S: Read + Write>(
+    mut stream: S,
+    socket: Option<SocketOf<S>>,
+    handshake: ClientHandshake,
+    config: WebSocketConfig,
+    deadline: Deadline,
+) -> Result<(WebSocket<S>, Response<()>), Error> {
+    let mut io = Exchange {
+        stream: &mut stream,
+        socket,
+        deadline,
+    };
+    let result = request_upgrade(&mut io, &handshake, &config.head_limits);
+    io.restore();
+    let (response, leftover) = result?;
+    let protocol = util::response_protocol(&response);
+    let ws = WebSocket::from_raw(stream, Role::Client, config, &leftover).with_protocol(protocol);
+    Ok((ws, response))
+}
+
+/// Sends the request and reads the answer: the 101 response and the bytes
+/// after it.
+fn request_upgrade<S: Read + Write>(
+    io: &mut Exchange<'_, S>,
+    handshake: &ClientHandshake,
+    limits: &HeadLimits,
+) -> Result<(Response<()>, Vec<u8>), Error> {
+    let mut out = Vec::new();
+    handshake.encode_request(&mut out);
+    io.write_all(&out)?;
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        let room = util::response_room(buf.len(), limits);
+        let n = io.read_into(&mut buf, room)?;
+        let eof = n == 0;
+        if let Some((response, used)) = handshake.handle_response(&buf, eof)? {
+            return Ok((response, buf.split_off(used)));
+        }
+        if eof {
+            return Err(util::closed_during_handshake());
+        }
+    }
+}
+
+/// Builds a server connection: settings and a callback that looks at each
+/// request and accepts (choosing a subprotocol, adding headers) or rejects.
+///
+/// ```no_run
+/// # fn run(tcp: std::net::TcpStream) -> Result<(), rws::Error> {
+/// use rws::http::StatusCode;
+/// use rws::{Accept, Rejection};
+///
+/// let ws = rws::blocking::ServerBuilder::new()
+///     .on_request(|req| {
+///         if req.origin() != Some("https://example.com") {
+///             return Err(Rejection::new(StatusCode::FORBIDDEN, "forbidden origin"));
+///         }
+///         let chat = req.protocols().any(|p| p == "chat");
+///         Ok(if chat { Accept::new().protocol("chat") } else { Accept::new() })
+///     })
+///     .accept_tcp(tcp)?;
+/// # Ok(()) }
+/// ```
+pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision> {
+    config: WebSocketConfig,
+    on_request: F,
+}
+
+impl ServerBuilder {
+    /// A server that accepts every valid upgrade request.
+    pub fn new() -> ServerBuilder {
+        ServerBuilder {
+            config: WebSocketConfig::default(),
+            on_request: |_| Ok(Accept::new()),
+        }
+    }
+}
+
+impl Default for ServerBuilder {
+    fn default() -> ServerBuilder {
+        ServerBuilder::new()
+    }
+}
+
+impl<F> fmt::Debug for ServerBuilder<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
+    /// Sets the connection's settings.
+    pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F> {
+        self.config = config;
+        self
+    }
+
+    /// Sets the callback that accepts or rejects each valid request.
+    pub fn on_request<G>(self, on_request: G) -> ServerBuilder<G>
+    where
+        G: FnOnce(&UpgradeRequest) -> Decision,
+    {
+        ServerBuilder {
+            config: self.config,
+            on_request,
+        }
+    }
+
+    /// Reads the upgrade request from `stream`, answers it and returns the
+    /// connection. An invalid or rejected request is answered with its
+    /// status and returned as an error
+    /// ([`HandshakeError::Rejected`](crate::HandshakeError::Rejected) for
+    /// the application's rejections).
+    ///
+    /// The stream's timeouts are the caller's to set: the handshake timeout
+    /// is only checked between reads, and the close timeout between reads
+    /// while closing. For a `TcpStream`, use
+    /// [`accept_tcp`](Self::accept_tcp).
+    pub fn accept<S: Read + Write>(self, stream: S) -> Result<WebSocket<S>, Error> {
+        self.accept_on(stream, None)
+    }
+
+    /// [`accept`](Self::accept) for a `TcpStream`, with the handshake and
+    /// close timeouts enforced through the socket's timeouts (which are put
+    /// back after), and the socket shut down at the end of the connection.
+    pub fn accept_tcp(self, stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
+        let ws = self.accept_on(stream, Some(socket::tcp))?;
+        Ok(ws.with_socket(socket::tcp))
+    }
+
+    fn accept_on<S: Read + Write>(
+        self,
+        mut stream: S,
+        socket: Option<SocketOf<S>>,
+    ) -> Result<WebSocket<S>, Error> {
+        let mut io = Exchange {
+            stream: &mut stream,
+            socket,
+            deadline: Deadline::after(self.config.handshake_timeout),
+        };
+        let result = answer_upgrade(&mut io, &self.config.head_limits, self.on_request);
+        io.restore();
+        let (protocol, leftover) = result?;
+        let ws = WebSocket::from_raw(stream, Role::Server, self.config, &leftover);
+        Ok(ws.with_protocol(protocol))
+    }
+}
+
+/// Reads the request and answers it: the agreed subprotocol and the bytes
+/// after the request.
+fn answer_upgrade<S, F>(
+    io: &mut Exchange<'_, S>,
+    limits: &HeadLimits,
+    on_request: F,
+) -> Result<(Option<String>, Vec<u8>), Error>
+where
+    S: Read + Write,
+    F: FnOnce(&UpgradeRequest) -> Decision,
+{
+    let mut buf = Vec::with_capacity(1024);
+    let parsed = loop {
+        match handshake::parse_request(&buf, limits) {
+            Ok(Some(parsed)) => break Ok(parsed),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        let room = util::request_room(buf.len(), limits);
+        if io.read_into(&mut buf, room)? == 0 {
+            return Err(util::closed_during_handshake());
+        }
+    };
+    let (answer, used) = match parsed {
+        Ok((request, used)) => (Answer::decide(&request, on_request), used),
+        Err(e) => (Answer::invalid(e), 0),
+    };
+    io.write_all(&answer.bytes)?;
+    if answer.shutdown {
+        io.shutdown()?;
+    }
+    let protocol = answer.outcome?;
+    Ok((protocol, buf.split_off(used)))
+}

@@ -1,0 +1,204 @@
+//! [`WebSocket`]: one blocking connection, for either role.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::iter::FusedIterator;
+
+use bytes::Bytes;
+use rws_proto::{CloseCode, CloseFrame, Closed, Event, Message, Role, State, Utf8Bytes};
+
+use super::inner::Inner;
+use super::socket::SocketOf;
+use crate::{Error, WebSocketConfig};
+
+/// A WebSocket connection over a blocking stream, after the opening
+/// handshake. Clients and servers hold the same type: messages in both
+/// directions, then the close.
+///
+/// Pings are answered and close frames replied to without the caller's
+/// help, while [`recv`](Self::recv) or [`recv_event`](Self::recv_event)
+/// runs. Every method blocks until it is done or the stream fails; see the
+/// [module documentation](super) for timeouts.
+pub struct WebSocket<S> {
+    inner: Inner<S>,
+    protocol: Option<String>,
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// Wraps a stream on which the handshake is already done.
+    ///
+    /// `leftover` holds bytes read past the handshake, which belong to the
+    /// first frames. Most code uses [`connect`](super::connect),
+    /// [`accept`](super::accept) or their builders instead. The close
+    /// timeout is only enforced by the stream's own timeouts here (see the
+    /// [module documentation](super)).
+    pub fn from_raw(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+        WebSocket {
+            inner: Inner::new(stream, role, config, leftover),
+            protocol: None,
+        }
+    }
+
+    pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Lets the connection bound its close handshake with the socket's
+    /// timeouts and shut the socket down at the end.
+    pub(crate) fn with_socket(mut self, socket: SocketOf<S>) -> Self {
+        self.inner.socket = Some(socket);
+        self
+    }
+
+    /// The next message, or `None` after the connection closed cleanly.
+    ///
+    /// A protocol violation by the peer fails the connection with the right
+    /// close code and is returned as [`Error::Protocol`] once the close
+    /// frame is out; an end without close handshake is
+    /// [`Error::AbnormalClose`]. `None` follows either.
+    ///
+    /// If a read timeout the caller set on the stream expires while the
+    /// connection is open, the result is [`Error::Io`] with kind
+    /// `WouldBlock` or `TimedOut`; nothing is lost and the connection stays
+    /// usable: call again.
+    ///
+    /// With [`Config::stream_fragments`](rws_proto::Config::stream_fragments)
+    /// on, messages arrive as [`Event::Fragment`]s, which only
+    /// [`recv_event`](Self::recv_event) returns.
+    pub fn recv(&mut self) -> Option<Result<Message, Error>> {
+        self.inner.recv()
+    }
+
+    /// The next event: messages, and also pings, pongs, the peer's close
+    /// frame and the terminal [`Event::Closed`]. `None` once the transport
+    /// is closed; call until then, so that the reply to the peer's close
+    /// frame goes out.
+    pub fn recv_event(&mut self) -> Option<Result<Event, Error>> {
+        self.inner.next_event()
+    }
+
+    /// An iterator over the incoming messages: [`recv`](Self::recv) until
+    /// it returns `None`.
+    ///
+    /// ```no_run
+    /// # fn run(mut ws: rws::blocking::WebSocket<std::net::TcpStream>) -> Result<(), rws::Error> {
+    /// for message in ws.incoming() {
+    ///     println!("{:?}", message?);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn incoming(&mut self) -> Incoming<'_, S> {
+        Incoming { ws: self }
+    }
+
+    /// Sends a message and flushes it.
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        self.feed(message)?;
+        self.flush()
+    }
+
+    /// Queues a message without flushing, first writing out queued output
+    /// while it is over the write buffer size. Batch several with `feed`,
+    /// then [`flush`](Self::flush).
+    ///
+    /// If a write timeout the caller set expires, the result is
+    /// [`Error::Io`] with kind `WouldBlock` or `TimedOut`, the message is
+    /// not queued and the connection stays usable.
+    pub fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        self.inner.make_room()?;
+        self.inner.conn.send(message.into())?;
+        Ok(())
+    }
+
+    /// Writes out everything queued and flushes the stream. After a write
+    /// timeout, what was not written stays queued for the next call.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.inner.flush()
+    }
+
+    /// Sends a ping (at most 125 bytes); the pong arrives as
+    /// [`Event::Pong`] through [`recv_event`](Self::recv_event).
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<(), Error> {
+        self.inner.make_room()?;
+        self.inner.conn.send_ping(&payload.into())?;
+        self.flush()
+    }
+
+    /// Closes the connection: sends a close frame with `code` and `reason`
+    /// (at most 123 bytes), waits for the peer's close frame, discarding
+    /// messages that arrive meanwhile, and closes the transport (RFC 6455
+    /// §7.1.1: a server shuts TCP down first, a client waits for the
+    /// server to), within the close timeout. Ok if the close handshake
+    /// completed.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame::new(code, Utf8Bytes::from(reason));
+        self.inner.conn.close(Some(frame))?;
+        self.inner.close_handshake()
+    }
+
+    /// How the connection ended, once it has.
+    pub fn closed(&self) -> Option<&Closed> {
+        self.inner.closed.as_ref()
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        self.inner.conn.state()
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.inner.conn.role()
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WebSocketConfig {
+        &self.inner.config
+    }
+
+    /// The underlying stream, for instance to set its timeouts.
+    pub fn get_ref(&self) -> &S {
+        &self.inner.stream
+    }
+
+    /// The underlying stream, mutably. Reading from or writing to it
+    /// directly breaks the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner.stream
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("stream", &self.inner.stream)
+            .field("role", &self.inner.conn.role())
+            .field("state", &self.inner.conn.state())
+            .field("protocol", &self.protocol)
+            .field("closed", &self.inner.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The incoming messages of a [`WebSocket`], from
+/// [`WebSocket::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a, S> {
+    ws: &'a mut WebSocket<S>,
+}
+
+impl<S: Read + Write> Iterator for Incoming<'_, S> {
+    type Item = Result<Message, Error>;
+
+    fn next(&mut self) -> Option<Result<Message, Error>> {
+        self.ws.recv()
+    }
+}
+
+impl<S: Read + Write> FusedIterator for Incoming<'_, S> {}

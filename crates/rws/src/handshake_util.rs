@@ -1,0 +1,191 @@
+//! The opening handshake logic both adapters share, free of I/O: the
+//! client's request from a builder's settings, how much to read, and the
+//! server's answer to a request.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use rws_proto::handshake::{
+    encode_response, error_response, Accept, ClientHandshake, HeadLimits, Rejection,
+    UpgradeRequest, MAX_REJECTION_BODY,
+};
+use rws_proto::HandshakeError;
+
+use crate::{Error, WebSocketConfig};
+
+/// The application's answer to an upgrade request.
+pub type Decision = Result<Accept, Rejection>;
+
+/// What a client builder collects: the target, subprotocols, headers and
+/// settings.
+pub(crate) struct ClientSpec {
+    target: Target,
+    protocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    pub(crate) config: WebSocketConfig,
+}
+
+#[derive(Debug)]
+enum Target {
+    Url(String),
+    Request(Request<()>),
+}
+
+impl ClientSpec {
+    pub(crate) fn url(url: String) -> ClientSpec {
+        ClientSpec::with_target(Target::Url(url))
+    }
+
+    pub(crate) fn request(request: Request<()>) -> ClientSpec {
+        ClientSpec::with_target(Target::Request(request))
+    }
+
+    fn with_target(target: Target) -> ClientSpec {
+        ClientSpec {
+            target,
+            protocols: Vec::new(),
+            headers: Vec::new(),
+            config: WebSocketConfig::default(),
+        }
+    }
+
+    pub(crate) fn protocol(&mut self, protocol: String) {
+        self.protocols.push(protocol);
+    }
+
+    pub(crate) fn header(&mut self, name: String, value: String) {
+        self.headers.push((name, value));
+    }
+
+    /// The handshake: the target's request with the subprotocols offered
+    /// and the extra headers added.
+    pub(crate) fn handshake(&self) -> Result<ClientHandshake, Error> {
+        let mut request = match &self.target {
+            Target::Url(url) => {
+                let uri: Uri = url
+                    .parse()
+                    .map_err(|e| HandshakeError::Url(format!("{url:?}: {e}")))?;
+                let mut request = Request::new(());
+                *request.uri_mut() = uri;
+                request
+            }
+            Target::Request(request) => request.clone(),
+        };
+        let bad = |what: String| Error::Handshake(HandshakeError::Request(what));
+        let headers = request.headers_mut();
+        if !self.protocols.is_empty() {
+            let list = self.protocols.join(", ");
+            let value = HeaderValue::from_str(&list)
+                .map_err(|_| bad(format!("bad subprotocol list {list:?}")))?;
+            headers.append(header::SEC_WEBSOCKET_PROTOCOL, value);
+        }
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| bad(format!("bad header name {name:?}")))?;
+            let value =
+                HeaderValue::from_str(value).map_err(|_| bad(format!("bad value for {name}")))?;
+            headers.append(name, value);
+        }
+        Ok(ClientHandshake::from_request(request)?.limits(self.config.head_limits))
+    }
+
+    /// Debug output for a builder named `name` that holds this.
+    pub(crate) fn debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("target", &self.target)
+            .field("protocols", &self.protocols)
+            .field("headers", &self.headers)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// The host and port to open a TCP connection to: `ws://` (or `http://`)
+/// only, port 80 by default.
+pub(crate) fn tcp_target(handshake: &ClientHandshake) -> Result<(&str, u16), Error> {
+    let uri = handshake.request().uri();
+    if uri.scheme_str() != Some("ws") && uri.scheme_str() != Some("http") {
+        return Err(HandshakeError::Url("only ws:// is supported here".into()).into());
+    }
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    Ok((host, uri.port_u16().unwrap_or(80)))
+}
+
+/// The subprotocol a 101 response agreed on, if any.
+pub(crate) fn response_protocol<B>(response: &Response<B>) -> Option<String> {
+    response
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// How many more bytes a client may read for the server's answer, with
+/// `read` already read: a head and a rejection's body at most.
+pub(crate) fn response_room(read: usize, limits: &HeadLimits) -> usize {
+    let most = limits.max_head_size + MAX_REJECTION_BODY;
+    most - read.min(most)
+}
+
+/// How many more bytes a server may read for the request, with `read`
+/// already read: never more than one byte past the head limit.
+pub(crate) fn request_room(read: usize, limits: &HeadLimits) -> usize {
+    (limits.max_head_size + 1).saturating_sub(read)
+}
+
+/// The peer hung up before the handshake was done.
+pub(crate) fn closed_during_handshake() -> Error {
+    HandshakeError::Http("connection closed during the handshake".into()).into()
+}
+
+/// A server's answer to the client: the encoded response and what follows.
+pub(crate) struct Answer {
+    /// The HTTP response to write and flush.
+    pub(crate) bytes: Vec<u8>,
+    /// Whether to shut the transport down after it (every status but 101).
+    pub(crate) shutdown: bool,
+    /// The agreed subprotocol when the connection opens, or the error to
+    /// return once the response is written.
+    pub(crate) outcome: Result<Option<String>, Error>,
+}
+
+impl Answer {
+    /// The answer to a valid request, as the application decides.
+    pub(crate) fn decide<F>(request: &UpgradeRequest, on_request: F) -> Answer
+    where
+        F: FnOnce(&UpgradeRequest) -> Decision,
+    {
+        match on_request(request) {
+            Ok(accept) => {
+                let response = request.accept(&accept);
+                let outcome = Ok(response_protocol(&response));
+                Answer::new(&response.map(|()| Bytes::new()), outcome)
+            }
+            Err(rejection) => {
+                let bytes = Answer::new(rejection.response(), Ok(None));
+                let error = HandshakeError::Rejected(rejection.into_response());
+                Answer {
+                    outcome: Err(error.into()),
+                    ..bytes
+                }
+            }
+        }
+    }
+
+    /// The answer to an invalid request: its HTTP status.
+    pub(crate) fn invalid(error: HandshakeError) -> Answer {
+        Answer::new(&error_response(&error), Err(error.into()))
+    }
+
+    fn new(response: &Response<Bytes>, outcome: Result<Option<String>, Error>) -> Answer {
+        let mut bytes = Vec::new();
+        encode_response(response, &mut bytes);
+        Answer {
+            bytes,
+            shutdown: response.status() != StatusCode::SWITCHING_PROTOCOLS,
+            outcome,
+        }
+    }
+}
