@@ -280,7 +280,7 @@ impl Connection {
     /// Marks the first `n` bytes of [`pending_output`](Self::pending_output)
     /// as written.
     pub fn consume_output(&mut self, n: usize) {
-        self.out_pos = (self.out_pos + n).min(self.out.len());
+        self.out_pos = self.out_pos.saturating_add(n).min(self.out.len());
         if self.out_pos == self.out.len() {
             self.out_pos = 0;
             if self.out.capacity() > KEEP_OUTPUT_CAPACITY {

@@ -1078,6 +1078,44 @@ fn rfc6455_5_5_3_while_output_waits_only_the_latest_pong_is_kept() {
 }
 
 #[test]
+fn rfc6455_5_5_3_a_held_back_pong_never_follows_a_newer_one() {
+    for role in ROLES {
+        let mut conn = Connection::new(role, defaults());
+        conn.send(Message::binary(vec![7u8; 5000])).unwrap();
+        conn.handle_input(&frame_to(role, true, PING, b"A"));
+        assert_eq!(events(&mut conn), [ping(b"A")]);
+        // Part of the output is written: below the backlog, B's pong is
+        // appended at once and A's, now stale, is dropped.
+        let n = conn.pending_output().len() - 100;
+        conn.consume_output(n);
+        conn.handle_input(&frame_to(role, true, PING, b"B"));
+        assert_eq!(events(&mut conn), [ping(b"B")]);
+        let rest = output(&mut conn);
+        assert!(rest.len() < 120, "{} bytes", rest.len());
+        assert_eq!(sent(&mut conn), []);
+        assert!(!conn.wants_write());
+        // What was written last is the pong to B.
+        let pong_b = &rest[rest.len() - if role == Role::Client { 7 } else { 3 }..];
+        assert_eq!(pong_b[0], 0x8a);
+    }
+}
+
+#[test]
+fn consume_output_past_the_end_is_harmless() {
+    for role in ROLES {
+        let mut conn = Connection::new(role, defaults());
+        conn.send(Message::text("hello")).unwrap();
+        let all = conn.pending_output().to_vec();
+        conn.consume_output(1);
+        conn.consume_output(usize::MAX);
+        assert!(!conn.wants_write());
+        assert_eq!(conn.pending_output(), b"");
+        conn.send(Message::text("again")).unwrap();
+        assert_eq!(conn.pending_output().len(), all.len());
+    }
+}
+
+#[test]
 fn rfc6455_5_5_2_pongs_below_the_backlog_are_all_sent() {
     // Autobahn 2.10: ten pings in one read get ten pongs, even when the
     // output is drained only after all events are taken.

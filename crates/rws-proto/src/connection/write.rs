@@ -134,6 +134,9 @@ impl Connection {
         if self.pending_output().len() >= PONG_BACKLOG {
             self.pong = Some(payload);
         } else {
+            // A pong held back earlier answers an older ping: this one
+            // replaces it.
+            self.pong = None;
             self.append_frame(true, OpCode::Pong, &payload);
         }
     }
