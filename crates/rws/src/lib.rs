@@ -49,6 +49,8 @@ mod config;
 mod error;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod handshake_util;
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+mod read_buffer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

@@ -7,11 +7,8 @@ use std::net::Shutdown;
 use rws_proto::{Closed, Connection, Event, Message, Role, State};
 
 use super::socket::{is_timeout, Deadline, SocketOf};
+use crate::read_buffer::ReadBuffer;
 use crate::{closing, Error, WebSocketConfig};
-
-/// The first read buffer; it doubles while reads fill it, up to the
-/// configured maximum.
-const INITIAL_READ_BUFFER: usize = 4 << 10;
 
 pub(crate) struct Inner<S> {
     pub(crate) stream: S,
@@ -20,7 +17,7 @@ pub(crate) struct Inner<S> {
     /// The `TcpStream` under `stream`, when known: its timeouts bound the
     /// close handshake, and it is shut down at the end.
     pub(crate) socket: Option<SocketOf<S>>,
-    read_buf: Vec<u8>,
+    read_buf: ReadBuffer,
     /// The transport reached end of file.
     eof: bool,
     /// How the connection ended, once it has.
@@ -44,9 +41,9 @@ impl<S: Read + Write> Inner<S> {
         Inner {
             stream,
             conn,
+            read_buf: ReadBuffer::new(config.max_read_buffer),
             config,
             socket: None,
-            read_buf: Vec::new(),
             eof: false,
             closed: None,
             deferred: None,
@@ -110,8 +107,7 @@ impl<S: Read + Write> Inner<S> {
                 self.eof = true;
                 self.conn.handle_eof();
             } else if self.conn.state() != State::Closed {
-                let (conn, buf) = (&mut self.conn, &self.read_buf);
-                conn.handle_input(&buf[..n]);
+                self.conn.handle_input(self.read_buf.filled(n));
             }
         }
     }
@@ -164,20 +160,18 @@ impl<S: Read + Write> Inner<S> {
     }
 
     fn read(&mut self) -> io::Result<usize> {
-        if self.read_buf.is_empty() {
-            self.read_buf = vec![0; INITIAL_READ_BUFFER];
-        }
-        let n = loop {
-            match self.stream.read(&mut self.read_buf) {
+        loop {
+            match self.stream.read(self.read_buf.space()) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => break result?,
+                Err(e) => {
+                    if is_timeout(&e) {
+                        self.read_buf.idle();
+                    }
+                    return Err(e);
+                }
+                Ok(n) => return Ok(n),
             }
-        };
-        if n == self.read_buf.len() && n < self.config.max_read_buffer {
-            let grown = (n * 2).min(self.config.max_read_buffer);
-            self.read_buf.resize(grown, 0);
         }
-        Ok(n)
     }
 
     /// Whether the close timeout has expired; starts it on first call. On

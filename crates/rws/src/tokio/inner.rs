@@ -10,18 +10,15 @@ use rws_proto::{CloseFrame, Closed, Connection, Event, Message, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use crate::read_buffer::ReadBuffer;
 use crate::{closing, Error, WebSocketConfig};
-
-/// The first read buffer; it doubles while reads fill it, up to the
-/// configured maximum.
-const INITIAL_READ_BUFFER: usize = 4 << 10;
 
 #[derive(Debug)]
 pub(crate) struct Inner<S> {
     pub(crate) stream: S,
     pub(crate) conn: Connection,
     pub(crate) config: WebSocketConfig,
-    read_buf: Vec<u8>,
+    read_buf: ReadBuffer,
     /// The transport reached end of file.
     eof: bool,
     /// How the connection ended, once it has.
@@ -44,8 +41,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Inner {
             stream,
             conn,
+            read_buf: ReadBuffer::new(config.max_read_buffer),
             config,
-            read_buf: Vec::new(),
             eof: false,
             closed: None,
             deferred: None,
@@ -120,8 +117,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 self.eof = true;
                 self.conn.handle_eof();
             } else if self.conn.state() != State::Closed {
-                let (conn, buf) = (&mut self.conn, &self.read_buf);
-                conn.handle_input(&buf[..n]);
+                self.conn.handle_input(self.read_buf.filled(n));
             }
         }
     }
@@ -212,17 +208,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     }
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.read_buf.is_empty() {
-            self.read_buf = vec![0; INITIAL_READ_BUFFER];
+        let mut buf = ReadBuf::new(self.read_buf.space());
+        match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+            Poll::Ready(result) => Poll::Ready(result.map(|()| buf.filled().len())),
+            Poll::Pending => {
+                // The connection is quiet: hold no read buffer meanwhile.
+                self.read_buf.idle();
+                Poll::Pending
+            }
         }
-        let mut buf = ReadBuf::new(&mut self.read_buf);
-        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
-        let n = buf.filled().len();
-        if n == self.read_buf.len() && n < self.config.max_read_buffer {
-            let grown = (n * 2).min(self.config.max_read_buffer);
-            self.read_buf.resize(grown, 0);
-        }
-        Poll::Ready(Ok(n))
     }
 
     /// Whether the close timeout has expired; arms it on first call.
