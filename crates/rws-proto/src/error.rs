@@ -39,6 +39,8 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// §5.5.1: a close reason that was not UTF-8.
     InvalidCloseReason,
+    /// RFC 7692 §6: a compressed message was not valid deflate data.
+    InvalidCompressedData,
     /// A frame's payload exceeded the configured maximum frame size.
     FrameTooLarge {
         /// The announced payload length.
@@ -60,9 +62,11 @@ impl ProtocolError {
     /// maps errors to close codes.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            // Corrupt compressed data is payload data inconsistent with its
+            // message (RFC 6455 §7.4.1), like invalid UTF-8 in text.
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -97,6 +101,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidCloseLength => f.write_str("close payload of 1 byte"),
             ProtocolError::InvalidCloseCode(c) => write!(f, "invalid close code {c}"),
             ProtocolError::InvalidCloseReason => f.write_str("invalid UTF-8 in close reason"),
+            ProtocolError::InvalidCompressedData => f.write_str("invalid deflate data"),
             ProtocolError::FrameTooLarge { size, limit } => {
                 write!(f, "frame of {size} bytes over the limit of {limit}")
             }
@@ -187,6 +192,8 @@ pub enum HandshakeError {
     Url(String),
     /// The request to send could not be built (a bad header name or value).
     Request(String),
+    /// The server's permessage-deflate answer broke RFC 7692 §5 or §7.1.
+    Extension(String),
 }
 
 impl HandshakeError {
@@ -233,6 +240,7 @@ impl fmt::Display for HandshakeError {
             }
             HandshakeError::Url(e) => write!(f, "bad WebSocket URL: {e}"),
             HandshakeError::Request(e) => write!(f, "cannot build the request: {e}"),
+            HandshakeError::Extension(e) => write!(f, "bad permessage-deflate answer: {e}"),
         }
     }
 }

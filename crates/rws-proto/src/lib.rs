@@ -36,6 +36,7 @@
 
 mod close;
 mod connection;
+pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;

@@ -6,6 +6,7 @@
 //! peer breaks RFC 6455. It does no I/O and owns no clock: an adapter feeds
 //! it bytes, writes out what it queues and enforces timeouts.
 
+mod compression;
 mod read;
 mod write;
 
@@ -14,9 +15,11 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::close::{CloseCode, CloseFrame};
+use crate::deflate::{DeflateConfig, DeflateParams};
 use crate::error::ProtocolError;
 use crate::message::{Message, MessageKind, Utf8Bytes};
 
+use self::compression::Compression;
 use self::read::Reader;
 use self::write::MaskSource;
 
@@ -50,6 +53,9 @@ pub struct Config {
     /// Deliver data as [`Event::Fragment`]s as they arrive instead of
     /// buffering whole messages. Default: off.
     pub stream_fragments: bool,
+    /// permessage-deflate (RFC 7692): what to offer or accept in the
+    /// handshake, and how to compress. Default: `None`, off.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -58,6 +64,7 @@ impl Default for Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
             stream_fragments: false,
+            deflate: None,
         }
     }
 }
@@ -78,6 +85,12 @@ impl Config {
     /// Sets [`stream_fragments`](Self::stream_fragments).
     pub fn stream_fragments(mut self, on: bool) -> Config {
         self.stream_fragments = on;
+        self
+    }
+
+    /// Sets [`deflate`](Self::deflate).
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Config {
+        self.deflate = deflate;
         self
     }
 }
@@ -204,6 +217,8 @@ pub struct Connection {
     sending: Option<MessageKind>,
     /// A pong held back while output was waiting (see `queue_pong`).
     pong: Option<Bytes>,
+    /// permessage-deflate, once negotiated.
+    compression: Option<Box<Compression>>,
     queue: VecDeque<Pending>,
 }
 
@@ -233,8 +248,39 @@ impl Connection {
             masks: MaskSource::default(),
             sending: None,
             pong: None,
+            compression: None,
             queue: VecDeque::new(),
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters the opening
+    /// handshake agreed; the level and threshold come from
+    /// [`Config::deflate`] (or its defaults).
+    ///
+    /// ```
+    /// use rws_proto::deflate::DeflateParams;
+    /// use rws_proto::{Config, Connection, Event, Message, Role};
+    ///
+    /// let params = DeflateParams::default();
+    /// let mut client = Connection::new(Role::Client, Config::default()).with_deflate(params);
+    /// let mut server = Connection::new(Role::Server, Config::default()).with_deflate(params);
+    /// let text = "compress me, compress me, compress me, compress me, compress me, compress me";
+    /// client.send(Message::text(text)).unwrap();
+    /// let wire = client.pending_output().to_vec();
+    /// assert!(wire.len() < text.len());
+    /// assert_eq!(wire[0], 0xc1); // FIN, RSV1, text
+    /// server.handle_input(&wire);
+    /// assert_eq!(server.poll_event(), Some(Event::Message(Message::text(text))));
+    /// ```
+    pub fn with_deflate(mut self, params: DeflateParams) -> Connection {
+        let config = self.config.deflate.clone().unwrap_or_default();
+        self.compression = Some(Box::new(Compression::new(self.role, params, &config)));
+        self
+    }
+
+    /// The permessage-deflate parameters in use, if it was negotiated.
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.compression.as_ref().map(|c| &c.params)
     }
 
     /// This end's role.

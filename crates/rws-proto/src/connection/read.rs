@@ -4,6 +4,7 @@ use bytes::Bytes;
 
 use super::{Connection, Event, Fragment, Pending, Role, State};
 use crate::close::CloseFrame;
+use crate::deflate::InflateError;
 use crate::error::ProtocolError;
 use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_HEADER_LEN};
 use crate::message::{Message, MessageKind, Utf8Bytes};
@@ -22,6 +23,8 @@ pub(super) struct Reader {
     /// The payload of the control frame being read (at most 125 bytes).
     control: Vec<u8>,
     utf8: Utf8Validator,
+    /// Unmasked compressed bytes on their way to the inflater.
+    scratch: Vec<u8>,
     /// Nothing more is read: a close frame, a violation or EOF was seen.
     pub(super) stopped: bool,
 }
@@ -35,6 +38,10 @@ struct InFrame {
 #[derive(Debug)]
 struct InMessage {
     kind: MessageKind,
+    /// RSV1 was set on its first frame: permessage-deflate (RFC 7692 §6).
+    compressed: bool,
+    /// Bytes delivered so far (streaming only), for the size limit.
+    delivered_len: usize,
     /// The reassembled payload (unused when streaming fragments).
     data: Vec<u8>,
     /// Bytes received so far, for the size limit.
@@ -119,8 +126,12 @@ impl Connection {
 
     /// Checks a header against the rules that depend on context.
     fn start_frame(&mut self, header: FrameHeader) -> Result<(), ProtocolError> {
-        // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated".
-        if header.rsv1 || header.rsv2 || header.rsv3 {
+        // RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated";
+        // RFC 7692 §6: permessage-deflate sets RSV1 on the first frame of a
+        // compressed message, and on no other frame.
+        let first_data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        let rsv1_allowed = first_data && self.compression.is_some();
+        if (header.rsv1 && !rsv1_allowed) || header.rsv2 || header.rsv3 {
             return Err(ProtocolError::ReservedBits);
         }
         if header.opcode.is_control() {
@@ -165,6 +176,8 @@ impl Connection {
             (Some(kind), None) => {
                 r.message = Some(InMessage {
                     kind,
+                    compressed: header.rsv1,
+                    delivered_len: 0,
                     data: Vec::new(),
                     size: 0,
                     delivered: false,
@@ -202,39 +215,72 @@ impl Connection {
         };
         message.size += chunk.len() as u64;
         let last = complete && header.fin;
-        let text = message.kind == MessageKind::Text;
-        if self.config.stream_fragments {
-            if chunk.is_empty() && !last {
-                return Ok(());
-            }
-            let mut data = chunk.to_vec();
-            if let Some(key) = header.mask {
-                apply_mask(&mut data, key, offset as usize);
-            }
-            if text {
-                r.utf8.feed(&data).map_err(|_| ProtocolError::InvalidUtf8)?;
+        let streaming = self.config.stream_fragments;
+        if streaming && chunk.is_empty() && !last {
+            return Ok(());
+        }
+        // The message's bytes go to the whole-message buffer, or to a piece
+        // delivered at once when streaming.
+        let mut piece = Vec::new();
+        let (target, limit) = if streaming {
+            let left = self
+                .config
+                .max_message_size
+                .saturating_sub(message.delivered_len);
+            (&mut piece, left)
+        } else {
+            (&mut message.data, self.config.max_message_size)
+        };
+        let start = target.len();
+        match self.compression.as_mut().filter(|_| message.compressed) {
+            Some(compression) => {
+                r.scratch.clear();
+                r.scratch.extend_from_slice(chunk);
+                if let Some(key) = header.mask {
+                    apply_mask(&mut r.scratch, key, offset as usize);
+                }
+                let inflater = compression.inflater();
+                let too_large = || ProtocolError::MessageTooLarge {
+                    size: message_size_past(limit, message.delivered_len),
+                    limit: self.config.max_message_size,
+                };
+                inflater
+                    .inflate(&r.scratch, target, limit)
+                    .map_err(|e| inflate_error(e).unwrap_or_else(too_large))?;
                 if last {
-                    r.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    inflater
+                        .finish(target, limit)
+                        .map_err(|e| inflate_error(e).unwrap_or_else(too_large))?;
+                }
+                if r.scratch.capacity() > 64 << 10 {
+                    r.scratch = Vec::new();
                 }
             }
+            None => {
+                target.extend_from_slice(chunk);
+                if let Some(key) = header.mask {
+                    apply_mask(&mut target[start..], key, offset as usize);
+                }
+            }
+        }
+        if message.kind == MessageKind::Text {
+            r.utf8
+                .feed(&target[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if last && streaming {
+                r.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        }
+        if streaming && (!piece.is_empty() || last) {
+            message.delivered_len += piece.len();
             let fragment = Fragment {
                 kind: message.kind,
-                data: Bytes::from(data),
+                data: Bytes::from(piece),
                 first: !message.delivered,
                 last,
             };
             message.delivered = true;
             self.push_event(Event::Fragment(fragment));
-            return Ok(());
-        }
-        let start = message.data.len();
-        message.data.extend_from_slice(chunk);
-        let fresh = &mut message.data[start..];
-        if let Some(key) = header.mask {
-            apply_mask(fresh, key, offset as usize);
-        }
-        if text {
-            r.utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
     }
@@ -280,4 +326,20 @@ impl Connection {
         self.push_event(Event::Message(message));
         Ok(())
     }
+}
+
+/// Corrupt deflate data is invalid payload data (1007); `None` for output
+/// over the limit, which the caller reports with its sizes.
+fn inflate_error(error: InflateError) -> Option<ProtocolError> {
+    match error {
+        InflateError::Corrupt => Some(ProtocolError::InvalidCompressedData),
+        InflateError::TooLarge => None,
+    }
+}
+
+/// The size an inflated message reached when it passed `limit`.
+fn message_size_past(limit: usize, delivered: usize) -> u64 {
+    (limit as u64)
+        .saturating_add(delivered as u64)
+        .saturating_add(1)
 }

@@ -20,6 +20,14 @@ impl Connection {
             MessageKind::Text => OpCode::Text,
             MessageKind::Binary => OpCode::Binary,
         };
+        // RFC 7692 §7.2.1: compress the whole message, mark it with RSV1.
+        let mut compressed = Vec::new();
+        if let Some(compression) = self.compression.as_mut() {
+            if compression.compress(message.as_payload(), &mut compressed) {
+                self.write_frame_rsv1(opcode, &compressed);
+                return Ok(());
+            }
+        }
         self.write_frame(true, opcode, message.as_payload());
         Ok(())
     }
@@ -118,10 +126,23 @@ impl Connection {
     /// Appends one frame to the output, masked if this is the client. A
     /// pong held back by [`Connection::queue_pong`] goes out first.
     pub(super) fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64);
+        header.fin = fin;
+        self.write_header_and(header, payload);
+    }
+
+    /// A whole compressed message: one frame with RSV1 set.
+    fn write_frame_rsv1(&mut self, opcode: OpCode, payload: &[u8]) {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64);
+        header.rsv1 = true;
+        self.write_header_and(header, payload);
+    }
+
+    fn write_header_and(&mut self, header: FrameHeader, payload: &[u8]) {
         if let Some(pong) = self.pong.take() {
-            self.append_frame(true, OpCode::Pong, &pong);
+            self.append_frame(FrameHeader::new(OpCode::Pong, pong.len() as u64), &pong);
         }
-        self.append_frame(fin, opcode, payload);
+        self.append_frame(header, payload);
     }
 
     /// RFC 6455 §5.5.2–5.5.3: answer a ping. When [`PONG_BACKLOG`] bytes or
@@ -137,20 +158,21 @@ impl Connection {
             // A pong held back earlier answers an older ping: this one
             // replaces it.
             self.pong = None;
-            self.append_frame(true, OpCode::Pong, &payload);
+            self.append_frame(
+                FrameHeader::new(OpCode::Pong, payload.len() as u64),
+                &payload,
+            );
         }
     }
 
     /// Writes a held-back pong once the output has drained.
     pub(super) fn release_pong(&mut self) {
         if let Some(pong) = self.pong.take() {
-            self.append_frame(true, OpCode::Pong, &pong);
+            self.append_frame(FrameHeader::new(OpCode::Pong, pong.len() as u64), &pong);
         }
     }
 
-    fn append_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
-        let mut header = FrameHeader::new(opcode, payload.len() as u64);
-        header.fin = fin;
+    fn append_frame(&mut self, mut header: FrameHeader, payload: &[u8]) {
         if self.role == Role::Client {
             header.mask = Some(self.masks.next_key());
         }

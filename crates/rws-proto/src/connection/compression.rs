@@ -1,0 +1,72 @@
+//! permessage-deflate on a connection: which window and context policy
+//! each direction uses, and the compressor and inflater, made on first use.
+
+use super::Role;
+use crate::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
+
+/// The negotiated extension and its codecs.
+#[derive(Debug)]
+pub(super) struct Compression {
+    pub(super) params: DeflateParams,
+    level: u32,
+    threshold: usize,
+    /// This end's compressor window and context policy.
+    own: (u8, bool),
+    /// The peer's.
+    peer: (u8, bool),
+    deflater: Option<Deflater>,
+    inflater: Option<Inflater>,
+    /// The agreed window cannot be produced (8 bits): send uncompressed.
+    cannot_compress: bool,
+}
+
+impl Compression {
+    pub(super) fn new(role: Role, params: DeflateParams, config: &DeflateConfig) -> Compression {
+        let server = (
+            params.server_max_window_bits,
+            params.server_no_context_takeover,
+        );
+        let client = (
+            params.client_max_window_bits,
+            params.client_no_context_takeover,
+        );
+        let (own, peer) = match role {
+            Role::Server => (server, client),
+            Role::Client => (client, server),
+        };
+        Compression {
+            params,
+            level: config.level,
+            threshold: config.threshold,
+            own,
+            peer,
+            deflater: None,
+            inflater: None,
+            cannot_compress: false,
+        }
+    }
+
+    /// The inflater for the peer's messages.
+    pub(super) fn inflater(&mut self) -> &mut Inflater {
+        let (bits, no_context) = self.peer;
+        self.inflater
+            .get_or_insert_with(|| Inflater::new(bits, no_context))
+    }
+
+    /// Compresses a message's payload into `out` if it is worth it (at
+    /// least the threshold) and possible; `false` to send it as it is.
+    pub(super) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
+        if payload.len() < self.threshold || self.cannot_compress {
+            return false;
+        }
+        if self.deflater.is_none() {
+            let (bits, no_context) = self.own;
+            self.deflater = Deflater::new(self.level, bits, no_context);
+            self.cannot_compress = self.deflater.is_none();
+        }
+        match &mut self.deflater {
+            Some(deflater) => deflater.compress(payload, out),
+            None => false,
+        }
+    }
+}

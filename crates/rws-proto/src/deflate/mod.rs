@@ -1,0 +1,177 @@
+//! permessage-deflate (RFC 7692): negotiation and the per-message transform.
+//!
+//! - [`DeflateConfig`] is this end's policy: what a client offers, what a
+//!   server accepts, the compression level and the size below which
+//!   messages go out uncompressed.
+//! - [`DeflateParams`] are the parameters both ends agreed in the opening
+//!   handshake; the [`Connection`](crate::Connection) compresses and
+//!   inflates with them.
+//! - [`client_offer`], [`server_negotiate`] and [`parse_response`] do the
+//!   negotiation of RFC 7692 §5–7 on `Sec-WebSocket-Extensions` values.
+
+mod codec;
+mod negotiate;
+
+pub(crate) use codec::{Deflater, InflateError, Inflater};
+pub use negotiate::{client_offer, parse_response, server_negotiate};
+
+/// The extension's name in `Sec-WebSocket-Extensions`.
+pub const EXTENSION: &str = "permessage-deflate";
+
+/// This end's permessage-deflate policy.
+///
+/// As a client, what to offer; as a server, which offers to accept and what
+/// to ask of the client. The defaults offer and accept context takeover and
+/// 15-bit windows in both directions, and compress messages of 64 bytes or
+/// more.
+///
+/// ```
+/// use rws_proto::deflate::DeflateConfig;
+///
+/// // Save memory: no context takeover, small windows.
+/// let lean = DeflateConfig::default()
+///     .server_no_context_takeover(true)
+///     .client_no_context_takeover(true)
+///     .server_max_window_bits(10)
+///     .client_max_window_bits(10);
+/// assert_eq!(lean.server_max_window_bits, 10);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// Client: ask the server to reset its compressor after each message.
+    /// Server: always do so (and say it in the answer).
+    pub server_no_context_takeover: bool,
+    /// Client: promise (and do) resetting the compressor after each
+    /// message. Server: ask the client to do so.
+    pub client_no_context_takeover: bool,
+    /// The largest LZ77 window (8–15 bits) the server may compress with.
+    /// Client: asked for when below 15. Server: the window it uses, at most.
+    pub server_max_window_bits: u8,
+    /// The largest window (8–15 bits) the client may compress with. Client:
+    /// offered as `client_max_window_bits` (with this value when below 15).
+    /// Server: asked of clients that allow it, when below 15.
+    pub client_max_window_bits: u8,
+    /// The zlib compression level, 0–9. Default: 6.
+    pub level: u32,
+    /// Messages shorter than this are sent uncompressed. Default: 64 bytes.
+    pub threshold: usize,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> DeflateConfig {
+        DeflateConfig {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            level: 6,
+            threshold: 64,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// Sets [`server_no_context_takeover`](Self::server_no_context_takeover).
+    pub fn server_no_context_takeover(mut self, on: bool) -> DeflateConfig {
+        self.server_no_context_takeover = on;
+        self
+    }
+
+    /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
+    pub fn client_no_context_takeover(mut self, on: bool) -> DeflateConfig {
+        self.client_no_context_takeover = on;
+        self
+    }
+
+    /// Sets [`server_max_window_bits`](Self::server_max_window_bits),
+    /// clamped to 8–15.
+    pub fn server_max_window_bits(mut self, bits: u8) -> DeflateConfig {
+        self.server_max_window_bits = bits.clamp(8, 15);
+        self
+    }
+
+    /// Sets [`client_max_window_bits`](Self::client_max_window_bits),
+    /// clamped to 8–15.
+    pub fn client_max_window_bits(mut self, bits: u8) -> DeflateConfig {
+        self.client_max_window_bits = bits.clamp(8, 15);
+        self
+    }
+
+    /// Sets [`level`](Self::level), clamped to 0–9.
+    pub fn level(mut self, level: u32) -> DeflateConfig {
+        self.level = level.min(9);
+        self
+    }
+
+    /// Sets [`threshold`](Self::threshold).
+    pub fn threshold(mut self, bytes: usize) -> DeflateConfig {
+        self.threshold = bytes;
+        self
+    }
+}
+
+/// The permessage-deflate parameters agreed in the opening handshake
+/// (RFC 7692 §7.1), as both ends see them.
+///
+/// ```
+/// use rws_proto::deflate::parse_response;
+///
+/// let params = parse_response(
+///     ["permessage-deflate; server_no_context_takeover; client_max_window_bits=10"],
+///     &Default::default(),
+/// )
+/// .unwrap()
+/// .unwrap();
+/// assert!(params.server_no_context_takeover);
+/// assert_eq!((params.server_max_window_bits, params.client_max_window_bits), (15, 10));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct DeflateParams {
+    /// The server resets its compressor after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
+    pub client_no_context_takeover: bool,
+    /// The server compresses with at most this window (8–15 bits).
+    pub server_max_window_bits: u8,
+    /// The client compresses with at most this window (8–15 bits).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    fn default() -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+impl DeflateParams {
+    /// The `Sec-WebSocket-Extensions` value a server answers with.
+    pub fn response_header(&self) -> String {
+        let mut out = String::from(EXTENSION);
+        if self.server_no_context_takeover {
+            out.push_str("; server_no_context_takeover");
+        }
+        if self.client_no_context_takeover {
+            out.push_str("; client_no_context_takeover");
+        }
+        if self.server_max_window_bits < 15 {
+            out.push_str(&format!(
+                "; server_max_window_bits={}",
+                self.server_max_window_bits
+            ));
+        }
+        if self.client_max_window_bits < 15 {
+            out.push_str(&format!(
+                "; client_max_window_bits={}",
+                self.client_max_window_bits
+            ));
+        }
+        out
+    }
+}
