@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use rws::http::StatusCode;
+use rws::deflate::DeflateConfig;
 use rws::{Accept, Config, Rejection, WebSocketConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
@@ -18,6 +19,10 @@ pub struct ServeArgs {
     /// connection with 1009.
     #[arg(long, default_value_t = 64 << 20)]
     max_message_size: usize,
+    /// Refuse permessage-deflate (RFC 7692), which is otherwise accepted
+    /// whenever a client offers it.
+    #[arg(long)]
+    no_deflate: bool,
 }
 
 /// Serves until Ctrl-C.
@@ -29,7 +34,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     info!("listening on ws://{local}/echo");
     let protocol = Config::default()
         .max_message_size(args.max_message_size)
-        .max_frame_size(args.max_message_size.min(Config::default().max_frame_size));
+        .max_frame_size(args.max_message_size.min(Config::default().max_frame_size))
+        .deflate((!args.no_deflate).then(DeflateConfig::default));
     let config = WebSocketConfig::default().protocol(protocol);
     loop {
         tokio::select! {

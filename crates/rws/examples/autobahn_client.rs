@@ -8,13 +8,19 @@
 //! ../shared/autobahn/run.sh client -- target/release/examples/autobahn_client
 //! ```
 
+use rws::deflate::DeflateConfig;
 use rws::{Config, Error, WebSocketConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let base = std::env::var("AUTOBAHN_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".into());
     let agent = std::env::var("AUTOBAHN_AGENT").unwrap_or_else(|_| "rws".into());
-    let config = WebSocketConfig::default().protocol(Config::default().max_message_size(32 << 20));
+    // Autobahn's 9.x cases send messages of up to 16 MiB; 12.x and 13.x
+    // need permessage-deflate offered.
+    let protocol = Config::default()
+        .max_message_size(32 << 20)
+        .deflate(Some(DeflateConfig::default()));
+    let config = WebSocketConfig::default().protocol(protocol);
 
     let (mut ws, _) = rws::connect(&format!("{base}/getCaseCount")).await?;
     let count: u32 = match ws.recv().await {

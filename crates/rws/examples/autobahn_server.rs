@@ -8,6 +8,7 @@
 //! cargo run --release -p rws --example autobahn_server -- 127.0.0.1:9002
 //! ```
 
+use rws::deflate::DeflateConfig;
 use rws::{Config, WebSocketConfig};
 use tokio::net::TcpListener;
 
@@ -21,8 +22,12 @@ async fn main() -> std::io::Result<()> {
         "autobahn_server: listening on ws://{}",
         listener.local_addr()?
     );
-    // Autobahn's 9.x cases send messages of up to 16 MiB.
-    let config = WebSocketConfig::default().protocol(Config::default().max_message_size(32 << 20));
+    // Autobahn's 9.x cases send messages of up to 16 MiB; 12.x and 13.x
+    // offer permessage-deflate.
+    let protocol = Config::default()
+        .max_message_size(32 << 20)
+        .deflate(Some(DeflateConfig::default()));
+    let config = WebSocketConfig::default().protocol(protocol);
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;

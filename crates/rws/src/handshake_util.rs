@@ -11,6 +11,7 @@ use rws_proto::handshake::{
     encode_response, error_response, Accept, ClientHandshake, HeadLimits, Rejection,
     UpgradeRequest, MAX_REJECTION_BODY,
 };
+use rws_proto::deflate::DeflateParams;
 use rws_proto::HandshakeError;
 
 use crate::{Error, WebSocketConfig};
@@ -88,7 +89,11 @@ impl ClientSpec {
                 HeaderValue::from_str(value).map_err(|_| bad(format!("bad value for {name}")))?;
             headers.append(name, value);
         }
-        Ok(ClientHandshake::from_request(request)?.limits(self.config.head_limits))
+        let mut handshake = ClientHandshake::from_request(request)?.limits(self.config.head_limits);
+        if let Some(deflate) = &self.config.protocol.deflate {
+            handshake = handshake.deflate(deflate);
+        }
+        Ok(handshake)
     }
 
     /// Debug output for a builder named `name` that holds this.
@@ -113,8 +118,30 @@ pub(crate) fn tcp_target(handshake: &ClientHandshake) -> Result<(&str, u16), Err
     Ok((host, uri.port_u16().unwrap_or(80)))
 }
 
+/// What an opening handshake agreed on.
+#[derive(Debug, Default)]
+pub(crate) struct Agreed {
+    /// The subprotocol, if any.
+    pub(crate) protocol: Option<String>,
+    /// The permessage-deflate parameters, if negotiated.
+    pub(crate) deflate: Option<DeflateParams>,
+}
+
+impl Agreed {
+    /// What a client's handshake agreed on, from the server's 101.
+    pub(crate) fn from_response(
+        handshake: &ClientHandshake,
+        response: &Response<()>,
+    ) -> Result<Agreed, Error> {
+        Ok(Agreed {
+            protocol: response_protocol(response),
+            deflate: handshake.deflate_params(response)?,
+        })
+    }
+}
+
 /// The subprotocol a 101 response agreed on, if any.
-pub(crate) fn response_protocol<B>(response: &Response<B>) -> Option<String> {
+fn response_protocol<B>(response: &Response<B>) -> Option<String> {
     response
         .headers()
         .get(header::SEC_WEBSOCKET_PROTOCOL)
@@ -148,23 +175,35 @@ pub(crate) struct Answer {
     pub(crate) shutdown: bool,
     /// The agreed subprotocol when the connection opens, or the error to
     /// return once the response is written.
-    pub(crate) outcome: Result<Option<String>, Error>,
+    pub(crate) outcome: Result<Agreed, Error>,
 }
 
 impl Answer {
     /// The answer to a valid request, as the application decides.
-    pub(crate) fn decide<F>(request: &UpgradeRequest, on_request: F) -> Answer
+    ///
+    /// permessage-deflate is accepted under the application's policy, or
+    /// else under the configuration's.
+    pub(crate) fn decide<F>(request: &UpgradeRequest, on_request: F, config: &WebSocketConfig) -> Answer
     where
         F: FnOnce(&UpgradeRequest) -> Decision,
     {
         match on_request(request) {
-            Ok(accept) => {
+            Ok(mut accept) => {
+                if accept.deflate_config().is_none() {
+                    if let Some(deflate) = &config.protocol.deflate {
+                        accept = accept.deflate(deflate.clone());
+                    }
+                }
                 let response = request.accept(&accept);
-                let outcome = Ok(response_protocol(&response));
+                let deflate = accept.deflate_config().and_then(|c| request.negotiate_deflate(c));
+                let outcome = Ok(Agreed {
+                    protocol: response_protocol(&response),
+                    deflate,
+                });
                 Answer::new(&response.map(|()| Bytes::new()), outcome)
             }
             Err(rejection) => {
-                let bytes = Answer::new(rejection.response(), Ok(None));
+                let bytes = Answer::new(rejection.response(), Ok(Agreed::default()));
                 let error = HandshakeError::Rejected(rejection.into_response());
                 Answer {
                     outcome: Err(error.into()),
@@ -179,7 +218,7 @@ impl Answer {
         Answer::new(&error_response(&error), Err(error.into()))
     }
 
-    fn new(response: &Response<Bytes>, outcome: Result<Option<String>, Error>) -> Answer {
+    fn new(response: &Response<Bytes>, outcome: Result<Agreed, Error>) -> Answer {
         let mut bytes = Vec::new();
         encode_response(response, &mut bytes);
         Answer {

@@ -4,7 +4,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 
-use super::{accept_key, generate_key, has_token, header_list, HeadLimits};
+use super::{accept_key, generate_key, has_token, header_list, header_values, HeadLimits};
+use crate::deflate::{client_offer, parse_response, DeflateConfig, DeflateParams};
 use crate::error::HandshakeError;
 
 /// The most of a rejection's body that is kept (64 KiB).
@@ -27,6 +28,7 @@ pub struct ClientHandshake {
     request: Request<()>,
     accept: String,
     limits: HeadLimits,
+    deflate: Option<DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -83,7 +85,46 @@ impl ClientHandshake {
             request,
             accept,
             limits: HeadLimits::default(),
+            deflate: None,
         })
+    }
+
+    /// Offers permessage-deflate (RFC 7692) as `config` says; the answer is
+    /// checked against the offer, and [`deflate_params`](Self::deflate_params)
+    /// gives what was agreed.
+    ///
+    /// ```
+    /// use rws_proto::deflate::DeflateConfig;
+    /// use rws_proto::handshake::ClientHandshake;
+    ///
+    /// let hs = ClientHandshake::new("ws://h/", &[]).unwrap().deflate(&DeflateConfig::default());
+    /// let offer = &hs.request().headers()["sec-websocket-extensions"];
+    /// assert_eq!(offer, "permessage-deflate; client_max_window_bits");
+    /// ```
+    pub fn deflate(mut self, config: &DeflateConfig) -> ClientHandshake {
+        if let Ok(value) = HeaderValue::from_str(&client_offer(config)) {
+            self.request
+                .headers_mut()
+                .insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+            self.deflate = Some(config.clone());
+        }
+        self
+    }
+
+    /// The permessage-deflate parameters a valid 101 response agreed, if
+    /// any.
+    pub fn deflate_params(
+        &self,
+        response: &Response<()>,
+    ) -> Result<Option<DeflateParams>, HandshakeError> {
+        let answers = header_values(response.headers(), "sec-websocket-extensions");
+        match &self.deflate {
+            Some(config) => parse_response(answers, config),
+            None => match header_list(response.headers(), "sec-websocket-extensions").next() {
+                Some(extension) => Err(HandshakeError::UnofferedExtension(extension.to_owned())),
+                None => Ok(None),
+            },
+        }
     }
 
     /// Sets the bounds on the response head.
@@ -196,10 +237,8 @@ impl ClientHandshake {
                 return Err(HandshakeError::UnofferedProtocol(protocol.to_owned()));
             }
         }
-        // No extension is offered yet, so none may be accepted.
-        if let Some(extension) = header_list(h, "sec-websocket-extensions").next() {
-            return Err(HandshakeError::UnofferedExtension(extension.to_owned()));
-        }
+        // Only an offered extension may be accepted, as it was offered.
+        self.deflate_params(response)?;
         Ok(())
     }
 }

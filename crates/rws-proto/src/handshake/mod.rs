@@ -98,6 +98,14 @@ fn header_list<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &
         .filter(|s| !s.is_empty())
 }
 
+/// The values of every `name` field that are text.
+fn header_values<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+}
+
 /// Whether any `name` field lists `token`, case-insensitively.
 fn has_token(headers: &HeaderMap, name: &str, token: &str) -> bool {
     header_list(headers, name).any(|t| t.eq_ignore_ascii_case(token))

@@ -5,7 +5,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 
-use super::{accept_key, has_token, header_list, HeadLimits, BASE64};
+use super::{accept_key, has_token, header_list, header_values, HeadLimits, BASE64};
+use crate::deflate::{server_negotiate, DeflateConfig, DeflateParams};
 use crate::error::HandshakeError;
 
 /// A valid upgrade request, for the application to accept or reject.
@@ -88,7 +89,21 @@ impl UpgradeRequest {
                 }
             }
         }
+        let deflate = accept.deflate.as_ref().and_then(|c| self.negotiate_deflate(c));
+        if let Some(params) = deflate {
+            if let Ok(value) = HeaderValue::from_str(&params.response_header()) {
+                h.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+            }
+        }
         response
+    }
+
+    /// The permessage-deflate parameters this end agrees to under `config`:
+    /// the first of the client's offers it can honour (RFC 7692 §5), or
+    /// `None`. [`accept`](Self::accept) answers with them when
+    /// [`Accept::deflate`] is set.
+    pub fn negotiate_deflate(&self, config: &DeflateConfig) -> Option<DeflateParams> {
+        server_negotiate(header_values(self.headers(), "sec-websocket-extensions"), config)
     }
 
     /// Turns this into the request.
@@ -109,6 +124,7 @@ impl UpgradeRequest {
 pub struct Accept {
     protocol: Option<String>,
     headers: HeaderMap,
+    deflate: Option<DeflateConfig>,
 }
 
 impl Accept {
@@ -138,6 +154,18 @@ impl Accept {
     /// The selected subprotocol.
     pub fn chosen_protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// Accepts permessage-deflate when the client offers it, as `config`
+    /// allows (RFC 7692).
+    pub fn deflate(mut self, config: DeflateConfig) -> Accept {
+        self.deflate = Some(config);
+        self
+    }
+
+    /// The permessage-deflate policy, if set.
+    pub fn deflate_config(&self) -> Option<&DeflateConfig> {
+        self.deflate.as_ref()
     }
 }
 

@@ -11,7 +11,7 @@ use rws_proto::Role;
 
 use super::socket::{self, handshake_io_error, Deadline, Exchange, SocketOf};
 use super::WebSocket;
-use crate::handshake_util::{self as util, Answer, ClientSpec, Decision};
+use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, Decision};
 use crate::{Error, WebSocketConfig};
 
 /// Connects to a `ws://` URL with the default settings, with `TCP_NODELAY`
@@ -187,8 +187,8 @@ fn client_handshake<S: Read + Write>(
     let result = request_upgrade(&mut io, &handshake, &config.head_limits);
     io.restore();
     let (response, leftover) = result?;
-    let protocol = util::response_protocol(&response);
-    let ws = WebSocket::from_raw(stream, Role::Client, config, &leftover).with_protocol(protocol);
+    let agreed = Agreed::from_response(&handshake, &response)?;
+    let ws = WebSocket::opened(stream, Role::Client, config, &leftover, agreed);
     Ok((ws, response))
 }
 
@@ -314,11 +314,10 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
             socket,
             deadline: Deadline::after(self.config.handshake_timeout),
         };
-        let result = answer_upgrade(&mut io, &self.config.head_limits, self.on_request);
+        let result = answer_upgrade(&mut io, &self.config, self.on_request);
         io.restore();
-        let (protocol, leftover) = result?;
-        let ws = WebSocket::from_raw(stream, Role::Server, self.config, &leftover);
-        Ok(ws.with_protocol(protocol))
+        let (agreed, leftover) = result?;
+        Ok(WebSocket::opened(stream, Role::Server, self.config, &leftover, agreed))
     }
 }
 
@@ -326,13 +325,14 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
 /// after the request.
 fn answer_upgrade<S, F>(
     io: &mut Exchange<'_, S>,
-    limits: &HeadLimits,
+    config: &WebSocketConfig,
     on_request: F,
-) -> Result<(Option<String>, Vec<u8>), Error>
+) -> Result<(Agreed, Vec<u8>), Error>
 where
     S: Read + Write,
     F: FnOnce(&UpgradeRequest) -> Decision,
 {
+    let limits = &config.head_limits;
     let mut buf = Vec::with_capacity(1024);
     let parsed = loop {
         match handshake::parse_request(&buf, limits) {
@@ -346,13 +346,13 @@ where
         }
     };
     let (answer, used) = match parsed {
-        Ok((request, used)) => (Answer::decide(&request, on_request), used),
+        Ok((request, used)) => (Answer::decide(&request, on_request, config), used),
         Err(e) => (Answer::invalid(e), 0),
     };
     io.write_all(&answer.bytes)?;
     if answer.shutdown {
         io.shutdown()?;
     }
-    let protocol = answer.outcome?;
-    Ok((protocol, buf.split_off(used)))
+    let agreed = answer.outcome?;
+    Ok((agreed, buf.split_off(used)))
 }

@@ -4,6 +4,7 @@
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 
+use rws_proto::deflate::DeflateParams;
 use rws_proto::{Closed, Connection, Event, Message, Role, State};
 
 use super::socket::{is_timeout, Deadline, SocketOf};
@@ -33,8 +34,17 @@ pub(crate) struct Inner<S> {
 }
 
 impl<S: Read + Write> Inner<S> {
-    pub(crate) fn new(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+    pub(crate) fn new(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        deflate: Option<DeflateParams>,
+    ) -> Self {
         let mut conn = Connection::new(role, config.protocol.clone());
+        if let Some(params) = deflate {
+            conn = conn.with_deflate(params);
+        }
         if !leftover.is_empty() {
             conn.handle_input(leftover);
         }

@@ -5,10 +5,12 @@ use std::io::{Read, Write};
 use std::iter::FusedIterator;
 
 use bytes::Bytes;
+use rws_proto::deflate::DeflateParams;
 use rws_proto::{CloseCode, CloseFrame, Closed, Event, Message, Role, State, Utf8Bytes};
 
 use super::inner::Inner;
 use super::socket::SocketOf;
+use crate::handshake_util::Agreed;
 use crate::{Error, WebSocketConfig};
 
 /// A WebSocket connection over a blocking stream, after the opening
@@ -33,10 +35,39 @@ impl<S: Read + Write> WebSocket<S> {
     /// timeout is only enforced by the stream's own timeouts here (see the
     /// [module documentation](super)).
     pub fn from_raw(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+        WebSocket::from_raw_with_deflate(stream, role, config, leftover, None)
+    }
+
+    /// [`from_raw`](Self::from_raw) for a connection whose handshake agreed
+    /// on permessage-deflate with these parameters.
+    pub fn from_raw_with_deflate(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        deflate: Option<DeflateParams>,
+    ) -> Self {
         WebSocket {
-            inner: Inner::new(stream, role, config, leftover),
+            inner: Inner::new(stream, role, config, leftover, deflate),
             protocol: None,
         }
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.inner.conn.deflate()
+    }
+
+    /// Opens the connection a handshake agreed on.
+    pub(crate) fn opened(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        agreed: Agreed,
+    ) -> Self {
+        WebSocket::from_raw_with_deflate(stream, role, config, leftover, agreed.deflate)
+            .with_protocol(agreed.protocol)
     }
 
     pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {

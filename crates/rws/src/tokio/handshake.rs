@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{WebSocket, WebSocketConfig};
-use crate::handshake_util::{self as util, Answer, ClientSpec};
+use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec};
 use crate::Error;
 
 pub use crate::handshake_util::Decision;
@@ -141,10 +141,10 @@ where
             let n = (&mut stream).take(room as u64).read_buf(&mut buf).await?;
             let eof = n == 0;
             if let Some((response, used)) = handshake.handle_response(&buf, eof)? {
-                let protocol = util::response_protocol(&response);
+                let agreed = Agreed::from_response(&handshake, &response)?;
                 let leftover = buf.split_off(used);
-                let ws = WebSocket::from_raw(stream, Role::Client, config.clone(), &leftover)
-                    .with_protocol(protocol);
+                let ws =
+                    WebSocket::opened(stream, Role::Client, config.clone(), &leftover, agreed);
                 return Ok((ws, response));
             }
             if eof {
@@ -249,13 +249,12 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
                 }
             };
             let (answer, used) = match parsed {
-                Ok((request, used)) => (Answer::decide(&request, on_request), used),
+                Ok((request, used)) => (Answer::decide(&request, on_request, &config), used),
                 Err(e) => (Answer::invalid(e), 0),
             };
             respond(&mut stream, &answer).await?;
-            let protocol = answer.outcome?;
-            let ws = WebSocket::from_raw(stream, Role::Server, config.clone(), &buf[used..])
-                .with_protocol(protocol);
+            let agreed = answer.outcome?;
+            let ws = WebSocket::opened(stream, Role::Server, config.clone(), &buf[used..], agreed);
             Ok(ws)
         };
         tokio::time::timeout(config.handshake_timeout, run)

@@ -6,6 +6,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use rws_proto::deflate::DeflateParams;
 use rws_proto::{CloseFrame, Closed, Connection, Event, Message, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
@@ -33,8 +34,17 @@ pub(crate) struct Inner<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
-    pub(crate) fn new(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+    pub(crate) fn new(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        deflate: Option<DeflateParams>,
+    ) -> Self {
         let mut conn = Connection::new(role, config.protocol.clone());
+        if let Some(params) = deflate {
+            conn = conn.with_deflate(params);
+        }
         if !leftover.is_empty() {
             conn.handle_input(leftover);
         }

@@ -7,12 +7,14 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
+use rws_proto::deflate::DeflateParams;
 use rws_proto::{CloseCode, CloseFrame, Closed, Event, Message, Role, State, Utf8Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::inner::Inner;
 use super::split::{self, ReadHalf, WriteHalf};
 use super::WebSocketConfig;
+use crate::handshake_util::Agreed;
 use crate::Error;
 
 /// A WebSocket connection after the opening handshake. Clients and servers
@@ -35,10 +37,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// first frames. Most code uses [`connect`](crate::connect),
     /// [`accept`](crate::accept) or their builders instead.
     pub fn from_raw(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+        WebSocket::from_raw_with_deflate(stream, role, config, leftover, None)
+    }
+
+    /// [`from_raw`](Self::from_raw) for a connection whose handshake agreed
+    /// on permessage-deflate with these parameters.
+    pub fn from_raw_with_deflate(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        deflate: Option<DeflateParams>,
+    ) -> Self {
         WebSocket {
-            inner: Inner::new(stream, role, config, leftover),
+            inner: Inner::new(stream, role, config, leftover, deflate),
             protocol: None,
         }
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.inner.conn.deflate()
+    }
+
+    /// Opens the connection a handshake agreed on.
+    pub(crate) fn opened(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        agreed: Agreed,
+    ) -> Self {
+        WebSocket::from_raw_with_deflate(stream, role, config, leftover, agreed.deflate)
+            .with_protocol(agreed.protocol)
     }
 
     pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
