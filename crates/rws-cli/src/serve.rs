@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use clap::Args;
-use rws::http::StatusCode;
 use rws::deflate::DeflateConfig;
+use rws::http::StatusCode;
 use rws::{Accept, Config, Rejection, WebSocketConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};

@@ -7,11 +7,11 @@ use std::fmt;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
+use rws_proto::deflate::DeflateParams;
 use rws_proto::handshake::{
     encode_response, error_response, Accept, ClientHandshake, HeadLimits, Rejection,
     UpgradeRequest, MAX_REJECTION_BODY,
 };
-use rws_proto::deflate::DeflateParams;
 use rws_proto::HandshakeError;
 
 use crate::{Error, WebSocketConfig};
@@ -183,7 +183,11 @@ impl Answer {
     ///
     /// permessage-deflate is accepted under the application's policy, or
     /// else under the configuration's.
-    pub(crate) fn decide<F>(request: &UpgradeRequest, on_request: F, config: &WebSocketConfig) -> Answer
+    pub(crate) fn decide<F>(
+        request: &UpgradeRequest,
+        on_request: F,
+        config: &WebSocketConfig,
+    ) -> Answer
     where
         F: FnOnce(&UpgradeRequest) -> Decision,
     {
@@ -195,7 +199,9 @@ impl Answer {
                     }
                 }
                 let response = request.accept(&accept);
-                let deflate = accept.deflate_config().and_then(|c| request.negotiate_deflate(c));
+                let deflate = accept
+                    .deflate_config()
+                    .and_then(|c| request.negotiate_deflate(c));
                 let outcome = Ok(Agreed {
                     protocol: response_protocol(&response),
                     deflate,

@@ -89,7 +89,10 @@ impl UpgradeRequest {
                 }
             }
         }
-        let deflate = accept.deflate.as_ref().and_then(|c| self.negotiate_deflate(c));
+        let deflate = accept
+            .deflate
+            .as_ref()
+            .and_then(|c| self.negotiate_deflate(c));
         if let Some(params) = deflate {
             if let Ok(value) = HeaderValue::from_str(&params.response_header()) {
                 h.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
@@ -103,7 +106,10 @@ impl UpgradeRequest {
     /// `None`. [`accept`](Self::accept) answers with them when
     /// [`Accept::deflate`] is set.
     pub fn negotiate_deflate(&self, config: &DeflateConfig) -> Option<DeflateParams> {
-        server_negotiate(header_values(self.headers(), "sec-websocket-extensions"), config)
+        server_negotiate(
+            header_values(self.headers(), "sec-websocket-extensions"),
+            config,
+        )
     }
 
     /// Turns this into the request.

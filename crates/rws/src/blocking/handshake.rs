@@ -317,7 +317,13 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
         let result = answer_upgrade(&mut io, &self.config, self.on_request);
         io.restore();
         let (agreed, leftover) = result?;
-        Ok(WebSocket::opened(stream, Role::Server, self.config, &leftover, agreed))
+        Ok(WebSocket::opened(
+            stream,
+            Role::Server,
+            self.config,
+            &leftover,
+            agreed,
+        ))
     }
 }
 

@@ -143,8 +143,7 @@ where
             if let Some((response, used)) = handshake.handle_response(&buf, eof)? {
                 let agreed = Agreed::from_response(&handshake, &response)?;
                 let leftover = buf.split_off(used);
-                let ws =
-                    WebSocket::opened(stream, Role::Client, config.clone(), &leftover, agreed);
+                let ws = WebSocket::opened(stream, Role::Client, config.clone(), &leftover, agreed);
                 return Ok((ws, response));
             }
             if eof {
