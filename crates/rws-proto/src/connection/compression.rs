@@ -1,5 +1,6 @@
 //! permessage-deflate on a connection: which window and context policy
-//! each direction uses, and the compressor and inflater, made on first use.
+//! each direction uses, and the compressor and inflater, made on first use
+//! and, without context takeover, freed after each message.
 
 use super::Role;
 use crate::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
@@ -48,9 +49,18 @@ impl Compression {
 
     /// The inflater for the peer's messages.
     pub(super) fn inflater(&mut self) -> &mut Inflater {
-        let (bits, no_context) = self.peer;
+        let (bits, _) = self.peer;
         self.inflater
-            .get_or_insert_with(|| Inflater::new(bits, no_context))
+            .get_or_insert_with(|| Inflater::new(bits, false))
+    }
+
+    /// A compressed message from the peer ended. Without the peer's context
+    /// takeover nothing carries over to the next message, so the inflater
+    /// is freed: an idle connection holds no inflate state.
+    pub(super) fn inflated_message(&mut self) {
+        if self.peer.1 {
+            self.inflater = None;
+        }
     }
 
     /// Compresses a message's payload into `out` if it is worth it (at
@@ -59,14 +69,28 @@ impl Compression {
         if payload.len() < self.threshold || self.cannot_compress {
             return false;
         }
+        let (bits, no_context) = self.own;
         if self.deflater.is_none() {
-            let (bits, no_context) = self.own;
-            self.deflater = Deflater::new(self.level, bits, no_context);
+            self.deflater = Deflater::new(self.level, bits, false);
             self.cannot_compress = self.deflater.is_none();
         }
-        match &mut self.deflater {
+        let start = out.len();
+        let mut compressed = match &mut self.deflater {
             Some(deflater) => deflater.compress(payload, out),
             None => false,
+        };
+        // Without context takeover nothing refers back to this message, so
+        // data that does not shrink may go out as it is. (With it, the peer
+        // must see what entered the compressor's window.)
+        if no_context && compressed && out.len() - start >= payload.len() {
+            out.truncate(start);
+            compressed = false;
         }
+        // Without context takeover nothing carries over to the next message:
+        // free the compressor (hundreds of KiB) rather than keep it idle.
+        if no_context || !compressed {
+            self.deflater = None;
+        }
+        compressed
     }
 }

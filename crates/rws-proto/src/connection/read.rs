@@ -251,6 +251,7 @@ impl Connection {
                     inflater
                         .finish(target, limit)
                         .map_err(|e| inflate_error(e).unwrap_or_else(too_large))?;
+                    compression.inflated_message();
                 }
                 if r.scratch.capacity() > 64 << 10 {
                     r.scratch = Vec::new();

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Interoperability with an independent permessage-deflate peer: Python's
+# `websockets` package (PyPI), in both roles.
+#
+#   1. Python client (interop/client.py) -> `rws serve`, in several deflate
+#      variants (defaults; no context takeover with 10-bit windows; 9-bit
+#      windows; server_max_window_bits=8, which must be declined; no
+#      compression).
+#   2. rws client (crates/rws/examples/interop_client.rs) -> Python echo
+#      server (interop/server.py), with websockets' default deflate settings
+#      and with no context takeover and server_max_window_bits=11.
+#
+# Needs python3 with venv and pip, and PyPI access the first time: websockets
+# goes into the venv target/interop-venv, which later runs reuse. Only
+# 127.0.0.1 is used; every process runs under `timeout`; all are stopped on
+# exit. Logs go to target/interop-logs/. Builds honour CARGO_BUILD_JOBS.
+#
+#   interop/run.sh
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+WEBSOCKETS='websockets>=13,<16'
+VENV=target/interop-venv
+LOGS=target/interop-logs
+PY="$VENV/bin/python"
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in interop/
+PASSED=0
+FAILED=0
+PIDS=()
+
+die() {
+  echo "interop: $*" >&2
+  echo "interop: $PASSED passed, $((FAILED + 1)) failed"
+  exit 1
+}
+check() { # check OK|FAIL WHAT
+  if [ "$1" = ok ]; then
+    PASSED=$((PASSED + 1))
+    echo "PASS $2"
+  else
+    FAILED=$((FAILED + 1))
+    echo "FAIL $2"
+  fi
+}
+cond() { # cond WHAT COMMAND...: one check, passed if COMMAND succeeds
+  local what="$1"
+  shift
+  if "$@"; then check ok "$what"; else check fail "$what"; fi
+}
+count_checks() { # adds the PASS/FAIL lines a program printed to the totals
+  local p f
+  p=$(grep -c '^PASS ' "$1")
+  f=$(grep -c '^FAIL ' "$1")
+  PASSED=$((PASSED + p))
+  FAILED=$((FAILED + f))
+}
+stop() { # stop PID: ends a background process started here, and waits for it
+  kill "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+wait_for() { # wait_for FILE REGEX PID [SECONDS]: the first match, once it appears
+  local deadline=$((SECONDS + ${4:-10})) line
+  while [ "$SECONDS" -le "$deadline" ]; do
+    line=$(grep -m1 -oE "$2" "$1" 2>/dev/null)
+    if [ -n "$line" ]; then
+      echo "$line"
+      return 0
+    fi
+    kill -0 "$3" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+echo "=== setup"
+if [ ! -x "$PY" ]; then
+  timeout 120 python3 -m venv "$VENV" || die "cannot create the venv $VENV (python3 -m venv failed; is python3-venv installed?)"
+fi
+timeout 300 "$PY" -m pip install --quiet --disable-pip-version-check "$WEBSOCKETS" \
+  || die "pip install \"$WEBSOCKETS\" into $VENV failed (no PyPI access?)"
+VERSION=$(timeout 60 "$PY" -c 'import websockets; print(websockets.__version__)') \
+  || die "websockets does not import in $VENV"
+echo "websockets $VERSION (from \"$WEBSOCKETS\")"
+
+timeout 3600 cargo build --release --locked -p rws-cli \
+  || die "cargo build --release -p rws-cli failed"
+timeout 3600 cargo build --release --locked -p rws --example interop_client \
+  || die "cargo build --release -p rws --example interop_client failed"
+
+echo
+echo "=== 1. Python websockets client -> rws serve"
+timeout 60 target/release/rws serve --listen 127.0.0.1:0 2>"$LOGS/rws-serve.log" &
+SERVE=$!
+PIDS+=("$SERVE")
+if URL=$(wait_for "$LOGS/rws-serve.log" 'ws://127\.0\.0\.1:[0-9]+/echo' "$SERVE"); then
+  check ok "rws serve listening on $URL"
+  timeout 60 "$PY" interop/client.py "$URL" 2>&1 | tee "$LOGS/client.py.log"
+  rc=${PIPESTATUS[0]}
+  count_checks "$LOGS/client.py.log"
+  cond "client.py exited 0 (got $rc)" test "$rc" = 0
+  cond "rws serve still running after the client" kill -0 "$SERVE"
+  cond "rws serve logged no warnings or errors" \
+    sh -c "! grep -E ' (WARN|ERROR) ' '$LOGS/rws-serve.log'"
+else
+  check fail "rws serve did not announce its address (see $LOGS/rws-serve.log)"
+fi
+stop "$SERVE"
+
+echo
+echo "=== 2. rws client -> Python websockets server"
+for variant in default lean; do
+  echo "--- server variant: $variant"
+  out="$LOGS/server-$variant.out"
+  timeout 60 "$PY" interop/server.py "$variant" >"$out" 2>"$LOGS/server-$variant.err" &
+  SERVER=$!
+  PIDS+=("$SERVER")
+  if ! PORT=$(wait_for "$out" '^port: [0-9]+' "$SERVER"); then
+    check fail "[$variant] server.py did not announce its port (see $LOGS/server-$variant.err)"
+    stop "$SERVER"
+    continue
+  fi
+  PORT=${PORT#port: }
+  timeout 60 target/release/examples/interop_client "ws://127.0.0.1:$PORT/" 2>&1 \
+    | tee "$LOGS/interop_client-$variant.log"
+  rc=${PIPESTATUS[0]}
+  count_checks "$LOGS/interop_client-$variant.log"
+  cond "[$variant] interop_client exited 0 (got $rc)" test "$rc" = 0
+  ours=$(grep -m1 '^deflate: ' "$LOGS/interop_client-$variant.log")
+  cond "[$variant] rws client agreed deflate (${ours:-no deflate: line})" \
+    test -n "$ours" -a "$ours" != "deflate: none"
+  theirs=$(wait_for "$out" '^deflate: .*' "$SERVER" 5)
+  cond "[$variant] both ends agree on the parameters (websockets: ${theirs#deflate: })" \
+    test -n "$ours" -a "$ours" = "$theirs"
+  if [ "$variant" = lean ]; then
+    want='deflate: server_no_context_takeover=true client_no_context_takeover=true server_max_window_bits=11 client_max_window_bits=15'
+    cond "[$variant] rws client honours no context takeover and server_max_window_bits=11" \
+      test "$ours" = "$want"
+  fi
+  if done_line=$(wait_for "$out" '^done: .*' "$SERVER" 5); then
+    echo "server: $done_line"
+    field() { sed -nE "s/.* $1=([^ ]*).*/\1/p" <<<"$done_line"; }
+    cond "[$variant] rws client sent compressed messages ($(field compressed))" \
+      test "$(field compressed)" -gt 0
+    cond "[$variant] they inflate within the agreed client window ($(field window_checked) checked, $(field window_errors) errors)" \
+      test "$(field window_errors)" = 0 -a "$(field window_checked)" = "$(field compressed)"
+    cond "[$variant] server received close 1000 ($(field close))" test "$(field close)" = 1000
+  else
+    check fail "[$variant] server.py did not report the connection's end (see $out)"
+  fi
+  stop "$SERVER"
+done
+
+echo
+echo "interop: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
