@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use rws_proto::deflate::DeflateParams;
+use rws_proto::deflate::{DeflateConfig, DeflateParams};
 use rws_proto::handshake::{
     encode_response, error_response, Accept, ClientHandshake, HeadLimits, Rejection,
     UpgradeRequest, MAX_REJECTION_BODY,
@@ -125,6 +125,9 @@ pub(crate) struct Agreed {
     pub(crate) protocol: Option<String>,
     /// The permessage-deflate parameters, if negotiated.
     pub(crate) deflate: Option<DeflateParams>,
+    /// The policy they were agreed under (its level and threshold apply),
+    /// when it is not the configuration's.
+    pub(crate) deflate_config: Option<DeflateConfig>,
 }
 
 impl Agreed {
@@ -136,6 +139,7 @@ impl Agreed {
         Ok(Agreed {
             protocol: response_protocol(response),
             deflate: handshake.deflate_params(response)?,
+            deflate_config: None,
         })
     }
 }
@@ -205,6 +209,7 @@ impl Answer {
                 let outcome = Ok(Agreed {
                     protocol: response_protocol(&response),
                     deflate,
+                    deflate_config: accept.deflate_config().cloned(),
                 });
                 Answer::new(&response.map(|()| Bytes::new()), outcome)
             }

@@ -66,7 +66,9 @@ impl Compression {
     /// Compresses a message's payload into `out` if it is worth it (at
     /// least the threshold) and possible; `false` to send it as it is.
     pub(super) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
-        if payload.len() < self.threshold || self.cannot_compress {
+        // An empty message has nothing to compress (and zlib would refuse a
+        // second sync flush with no data between).
+        if payload.is_empty() || payload.len() < self.threshold || self.cannot_compress {
             return false;
         }
         let (bits, no_context) = self.own;

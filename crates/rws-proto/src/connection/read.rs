@@ -186,8 +186,14 @@ impl Connection {
             }
             (None, Some(_)) => {}
         }
-        let size = r.message.as_ref().map_or(0, |m| m.size) + header.payload_len;
-        if size > self.config.max_message_size as u64 {
+        // A compressed message is held to the limit while it inflates; its
+        // size on the wire may exceed the limit when it does not shrink.
+        let (size, compressed) = r
+            .message
+            .as_ref()
+            .map_or((0, false), |m| (m.size, m.compressed));
+        let size = size + header.payload_len;
+        if !compressed && size > self.config.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
                 size,
                 limit: self.config.max_message_size,

@@ -124,11 +124,14 @@ impl Inflater {
             let room = limit.saturating_sub(out.len()).saturating_add(1);
             let step = input.len().saturating_mul(4).clamp(1024, STEP).min(room);
             let start = out.len();
-            // Grow by doubling, but never past the limit (plus that byte).
-            let target = (out.capacity() * 2)
-                .max(start + step)
-                .min(start.saturating_add(room));
-            out.reserve_exact(target.saturating_sub(start));
+            // When short of space, grow by doubling, but never past the
+            // limit (plus that byte).
+            if out.capacity() - start < step {
+                let target = (out.capacity() * 2)
+                    .max(start + step)
+                    .min(start.saturating_add(room));
+                out.reserve_exact(target.saturating_sub(start));
+            }
             out.resize(start + step, 0);
             let (before_in, before_out) = (self.decompress.total_in(), self.decompress.total_out());
             let result =

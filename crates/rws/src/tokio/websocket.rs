@@ -64,10 +64,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub(crate) fn opened(
         stream: S,
         role: Role,
-        config: WebSocketConfig,
+        mut config: WebSocketConfig,
         leftover: &[u8],
         agreed: Agreed,
     ) -> Self {
+        if let Some(deflate) = agreed.deflate_config {
+            config.protocol.deflate = Some(deflate);
+        }
         WebSocket::from_raw_with_deflate(stream, role, config, leftover, agreed.deflate)
             .with_protocol(agreed.protocol)
     }

@@ -12,6 +12,7 @@ use crate::message::{Message, MessageKind, Utf8Bytes};
 
 mod close;
 mod control;
+mod deflate;
 mod framing;
 mod limits;
 mod masking;
