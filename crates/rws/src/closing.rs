@@ -1,8 +1,28 @@
-//! How a connection's end is reported, the same for both adapters.
+//! How a connection begins after the handshake and how its end is
+//! reported, the same for both adapters.
 
-use rws_proto::{CloseCode, Closed, Initiator};
+use rws_proto::deflate::DeflateParams;
+use rws_proto::{CloseCode, Closed, Connection, Initiator, Role};
 
-use crate::Error;
+use crate::{Error, WebSocketConfig};
+
+/// The core of a connection whose handshake is done: permessage-deflate on
+/// if it was agreed, and the bytes read past the handshake already fed.
+pub(crate) fn open_connection(
+    role: Role,
+    config: &WebSocketConfig,
+    leftover: &[u8],
+    deflate: Option<DeflateParams>,
+) -> Connection {
+    let mut conn = Connection::new(role, config.protocol.clone());
+    if let Some(params) = deflate {
+        conn = conn.with_deflate(params);
+    }
+    if !leftover.is_empty() {
+        conn.handle_input(leftover);
+    }
+    conn
+}
 
 /// The end of a connection this side gave up on (the transport failed or
 /// the close timeout passed) before the core saw an end: 1006, not clean.

@@ -41,13 +41,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         leftover: &[u8],
         deflate: Option<DeflateParams>,
     ) -> Self {
-        let mut conn = Connection::new(role, config.protocol.clone());
-        if let Some(params) = deflate {
-            conn = conn.with_deflate(params);
-        }
-        if !leftover.is_empty() {
-            conn.handle_input(leftover);
-        }
+        let conn = closing::open_connection(role, &config, leftover, deflate);
         Inner {
             stream,
             conn,
