@@ -164,6 +164,9 @@ pub struct DeflateParams {
     pub server_max_window_bits: u8,
     /// The client compresses with at most this window (8–15 bits).
     pub client_max_window_bits: u8,
+    /// The answer names `server_max_window_bits` even at 15: RFC 7692
+    /// §7.1.2.1 accepts an offer that has it only by answering with it.
+    explicit_server_window: bool,
 }
 
 impl Default for DeflateParams {
@@ -173,6 +176,7 @@ impl Default for DeflateParams {
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
+            explicit_server_window: false,
         }
     }
 }
@@ -187,7 +191,7 @@ impl DeflateParams {
         if self.client_no_context_takeover {
             out.push_str("; client_no_context_takeover");
         }
-        if self.server_max_window_bits < 15 {
+        if self.server_max_window_bits < 15 || self.explicit_server_window {
             out.push_str(&format!(
                 "; server_max_window_bits={}",
                 self.server_max_window_bits

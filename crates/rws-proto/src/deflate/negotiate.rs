@@ -101,6 +101,7 @@ fn accept_offer(offer: &Extension, config: &DeflateConfig) -> Option<DeflatePara
         client_no_context_takeover: config.client_no_context_takeover,
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
+        explicit_server_window: p.server_max_window_bits.is_some(),
     })
 }
 
@@ -151,6 +152,7 @@ pub fn parse_response<'a>(
             || config.client_no_context_takeover,
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
+        explicit_server_window: p.server_max_window_bits.is_some(),
     }))
 }
 
@@ -387,6 +389,23 @@ mod tests {
         assert_eq!(
             p.response_header(),
             "permessage-deflate; server_max_window_bits=11"
+        );
+    }
+
+    #[test]
+    fn rfc7692_7_1_2_1_an_offered_server_window_is_always_answered() {
+        // Accepting an offer with server_max_window_bits means answering with
+        // it, even when the value is the largest.
+        let p = server("permessage-deflate; server_max_window_bits=15").unwrap();
+        assert_eq!(
+            p.response_header(),
+            "permessage-deflate; server_max_window_bits=15"
+        );
+        let seen = client(&p.response_header()).unwrap().unwrap();
+        assert_eq!(seen, p);
+        assert_eq!(
+            server("permessage-deflate").unwrap().response_header(),
+            "permessage-deflate"
         );
     }
 

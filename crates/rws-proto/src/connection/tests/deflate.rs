@@ -40,12 +40,12 @@ fn params(
     server_max_window_bits: u8,
     client_max_window_bits: u8,
 ) -> DeflateParams {
-    DeflateParams {
-        server_no_context_takeover,
-        client_no_context_takeover,
-        server_max_window_bits,
-        client_max_window_bits,
-    }
+    let mut params = DeflateParams::default();
+    params.server_no_context_takeover = server_no_context_takeover;
+    params.client_no_context_takeover = client_no_context_takeover;
+    params.server_max_window_bits = server_max_window_bits;
+    params.client_max_window_bits = client_max_window_bits;
+    params
 }
 
 /// A connection with permessage-deflate agreed as `params`.
