@@ -12,6 +12,7 @@ OUT="$ROOT/target/autobahn-full"
 SUMMARY="$ROOT/autobahn/FULL_RUN.md"
 cd "$ROOT"
 cargo build --release --locked -p rws --example autobahn_server --example autobahn_client
+BUILT="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo ' + uncommitted changes')"
 "$SHARED/autobahn/install.sh" >&2
 mkdir -p "$OUT"
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
@@ -30,7 +31,7 @@ CLIENT_TIME=$((SECONDS - START))
 {
   echo "# Autobahn TestSuite: full run, all cases, both roles"
   echo
-  echo "Produced by \`autobahn/full-run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git rev-parse --short HEAD)"
+  echo "Produced by \`autobahn/full-run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'), examples built at commit $BUILT"
   echo "($(nproc) cores). CI runs groups 1-10 and the fast deflate cases; this run has every case."
   echo
   echo "| role | time |"
