@@ -4,12 +4,16 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
+use rws_proto::deflate::DeflateParams;
 use rws_proto::handshake::{parse_request, ClientHandshake, HeadLimits};
 use rws_proto::{Config, Connection, Event, Role, State};
 
 /// Feeds `chunks` and drains events after each; returns the events.
 fn run(role: Role, config: Config, chunks: &[Vec<u8>], eof: bool) -> (Vec<Event>, Connection) {
-    let mut conn = Connection::new(role, config);
+    run_with(Connection::new(role, config), chunks, eof)
+}
+
+fn run_with(mut conn: Connection, chunks: &[Vec<u8>], eof: bool) -> (Vec<Event>, Connection) {
     let mut events = Vec::new();
     for chunk in chunks {
         conn.handle_input(chunk);
@@ -38,6 +42,16 @@ fn frame_like() -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A masked frame with RSV1 set and arbitrary bytes as compressed payload.
+fn compressed_like() -> impl Strategy<Value = Vec<u8>> {
+    (any::<bool>(), 0u8..4, vec(any::<u8>(), 0..120)).prop_map(|(fin, op, payload)| {
+        let b0 = (if fin { 0x80 } else { 0 }) | 0x40 | (op & 0x3);
+        let mut bytes = vec![b0, 0x80 | payload.len() as u8, 9, 8, 7, 6];
+        bytes.extend(payload);
+        bytes
+    })
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_and_end_once(
@@ -58,6 +72,37 @@ proptest! {
         prop_assert_eq!(closed, 1);
         prop_assert!(matches!(events.last(), Some(Event::Closed(_))));
         // No message exceeds the configured limit.
+        for event in &events {
+            if let Event::Message(m) = event {
+                prop_assert!(m.len() <= config.max_message_size);
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_with_permessage_deflate_never_panic(
+        chunks in vec(prop_oneof![vec(any::<u8>(), 0..64), frame_like(), compressed_like()], 0..8),
+        server in any::<bool>(),
+        small in any::<bool>(),
+        no_context in any::<bool>(),
+        bits in 8u8..=15,
+    ) {
+        let role = if server { Role::Server } else { Role::Client };
+        let config = if small {
+            Config::default().max_frame_size(64).max_message_size(100)
+        } else {
+            Config::default()
+        };
+        let mut params = DeflateParams::default();
+        params.server_no_context_takeover = no_context;
+        params.client_no_context_takeover = !no_context;
+        params.server_max_window_bits = bits;
+        params.client_max_window_bits = bits;
+        let conn = Connection::new(role, config.clone()).with_deflate(params);
+        let (events, conn) = run_with(conn, &chunks, true);
+        prop_assert_eq!(conn.state(), State::Closed);
+        let closed = events.iter().filter(|e| matches!(e, Event::Closed(_))).count();
+        prop_assert_eq!(closed, 1);
         for event in &events {
             if let Event::Message(m) = event {
                 prop_assert!(m.len() <= config.max_message_size);
