@@ -1,5 +1,6 @@
 //! `rws`: a WebSocket server, client and frame tracer on the command line.
 
+mod connect;
 mod serve;
 
 use std::io::IsTerminal;
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run a WebSocket server that echoes every message on /echo.
     Serve(serve::ServeArgs),
+    /// Connect to a WebSocket server: stdin lines out, messages to stdout.
+    Connect(connect::ConnectArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,8 +44,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Connect(args) => connect::run(args).await,
         }
     });
+    // `rws connect` may leave a blocking read of stdin behind (the server
+    // closed while stdin is still open): do not wait for it.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
