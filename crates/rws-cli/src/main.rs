@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a WebSocket server that echoes every message on /echo.
+    /// Run a WebSocket server: echo on /echo, chat rooms on /chat[/<room>].
     Serve(serve::ServeArgs),
     /// Connect to a WebSocket server: stdin lines out, messages to stdout.
     Connect(connect::ConnectArgs),

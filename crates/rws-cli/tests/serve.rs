@@ -4,12 +4,20 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use rws::{CloseCode, Error, HandshakeError, Message};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use rws::{CloseCode, Error, HandshakeError, Message, WebSocket};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 /// Starts `rws serve` on a free port; returns the child and its address.
 async fn serve(args: &[&str]) -> (Child, String) {
+    let (child, addr, _log) = serve_with_log(args).await;
+    (child, addr)
+}
+
+/// As [`serve`], with the rest of the server's log, line by line.
+async fn serve_with_log(args: &[&str]) -> (Child, String, mpsc::UnboundedReceiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rws"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
@@ -31,8 +39,13 @@ async fn serve(args: &[&str]) -> (Child, String) {
         }
     };
     // Keep draining the log so that the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    let (log, log_lines) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = log.send(line);
+        }
+    });
+    (child, addr, log_lines)
 }
 
 async fn bounded<T>(test: impl std::future::Future<Output = T>) -> T {
@@ -101,6 +114,254 @@ async fn serve_enforces_max_message_size() {
         );
         let closed = ws.closed().expect("closed");
         assert_eq!(closed.code, CloseCode::MESSAGE_TOO_BIG);
+    })
+    .await;
+}
+
+async fn chat(addr: &str, path: &str) -> WebSocket<TcpStream> {
+    rws::connect(&format!("ws://{addr}{path}"))
+        .await
+        .expect("connect")
+        .0
+}
+
+async fn recv_text(ws: &mut WebSocket<TcpStream>) -> String {
+    match ws.recv().await.expect("a message").expect("no error") {
+        Message::Text(text) => text.as_str().to_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn chat_broadcasts_within_a_room() {
+    bounded(async {
+        let (_child, addr) = serve(&[]).await;
+        let mut room = Vec::new();
+        for i in 0..3 {
+            let mut ws = chat(&addr, "/chat/room1").await;
+            // The member has joined once its own message comes back.
+            ws.send(Message::text(format!("sync {i}")))
+                .await
+                .expect("send");
+            assert_eq!(recv_text(&mut ws).await, format!("sync {i}"));
+            room.push(ws);
+        }
+        let mut other = chat(&addr, "/chat/other").await;
+        for (i, ws) in room.iter_mut().enumerate() {
+            ws.send(Message::text(format!("hello {i}")))
+                .await
+                .expect("send");
+        }
+        // Every member gets all three, in the same order (the room's).
+        let mut orders = Vec::new();
+        for ws in &mut room {
+            let mut got = Vec::new();
+            while got.len() < 3 {
+                let text = recv_text(ws).await;
+                if !text.starts_with("sync") {
+                    got.push(text);
+                }
+            }
+            orders.push(got);
+        }
+        let mut sorted = orders[0].clone();
+        sorted.sort();
+        assert_eq!(sorted, ["hello 0", "hello 1", "hello 2"]);
+        assert!(orders.iter().all(|order| *order == orders[0]), "{orders:?}");
+        // Binary messages are ignored, and nothing leaked into /chat/other.
+        room[0]
+            .send(Message::binary(vec![1u8, 2]))
+            .await
+            .expect("send");
+        other.send(Message::text("only me")).await.expect("send");
+        assert_eq!(recv_text(&mut other).await, "only me");
+        room[0].send(Message::text("last")).await.expect("send");
+        for ws in &mut room {
+            assert_eq!(recv_text(ws).await, "last");
+        }
+        // The lobby is a room too.
+        let mut lobby = chat(&addr, "/chat").await;
+        lobby.send(Message::text("hi lobby")).await.expect("send");
+        assert_eq!(recv_text(&mut lobby).await, "hi lobby");
+        for ws in room.iter_mut().chain([&mut other, &mut lobby]) {
+            ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn chat_selects_its_subprotocol_when_offered() {
+    bounded(async {
+        let (_child, addr) = serve(&[]).await;
+        let (ws, _) = rws::ClientBuilder::new(format!("ws://{addr}/chat/room"))
+            .protocol("chat")
+            .connect()
+            .await
+            .expect("connect");
+        assert_eq!(ws.protocol(), Some("chat"));
+        let (ws, _) = rws::ClientBuilder::new(format!("ws://{addr}/chat/room"))
+            .protocol("other")
+            .connect()
+            .await
+            .expect("connect");
+        assert_eq!(ws.protocol(), None);
+        let ws = chat(&addr, "/chat/room").await;
+        assert_eq!(ws.protocol(), None);
+        for bad in [
+            "/chat/",
+            "/chat/a.b",
+            "/chat/a/b",
+            &format!("/chat/{}", "a".repeat(65)),
+        ] {
+            match rws::connect(&format!("ws://{addr}{bad}")).await {
+                Err(Error::Handshake(HandshakeError::Rejected(response))) => {
+                    assert_eq!(response.status(), 404, "{bad}");
+                }
+                other => panic!("expected a 404 for {bad}, got {other:?}"),
+            }
+        }
+        chat(&addr, &format!("/chat/{}", "a-_Z9".repeat(12) + "abcd")).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn chat_disconnects_a_client_that_cannot_keep_up() {
+    bounded(async {
+        let (_child, addr, mut log) = serve_with_log(&["--chat-queue", "4"]).await;
+        // A raw client with a small receive buffer that never reads.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let mut slow = socket
+            .connect(addr.parse().expect("addr"))
+            .await
+            .expect("tcp");
+        let request = format!(
+            "GET /chat/slow HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n"
+        );
+        slow.write_all(request.as_bytes()).await.expect("request");
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8];
+            slow.read_exact(&mut byte).await.expect("response");
+            head.push(byte[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        // Say something (masked), so that the slow client has surely joined
+        // before the flood.
+        let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+        let mut frame = vec![0x81, 0x80 | 4];
+        frame.extend_from_slice(&mask);
+        frame.extend(b"here".iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+        slow.write_all(&frame).await.expect("frame");
+
+        let (fast, _) = rws::connect(&format!("ws://{addr}/chat/slow"))
+            .await
+            .expect("connect");
+        let (mut read, mut write) = fast.split();
+        const COUNT: usize = 5000;
+        // The fast client keeps at most 2 of its messages in flight, so its
+        // own queue (4) never fills: it keeps up.
+        let (credit, mut credits) = mpsc::channel::<()>(2);
+        let reader = tokio::spawn(async move {
+            let mut seen = 0usize;
+            while seen < COUNT {
+                match read.recv().await.expect("a message").expect("no error") {
+                    Message::Text(text) if text.as_str() == "here" => {}
+                    Message::Text(text) => {
+                        assert_eq!(text.len(), 1024);
+                        assert!(text.as_str().starts_with(&format!("{seen:06}")));
+                        seen += 1;
+                        let _ = credit.try_send(());
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            read
+        });
+        for i in 0..COUNT {
+            if i >= 2 {
+                credits.recv().await.expect("credit");
+            }
+            let text = format!("{i:06}{}", "x".repeat(1018));
+            write.send(Message::text(text)).await.expect("send");
+        }
+        let read = reader.await.expect("the fast client received all it sent");
+        let mut fast = read.reunite(write).expect("reunite");
+        loop {
+            let line = log.recv().await.expect("the server's log");
+            if line.contains("cannot keep up") {
+                assert!(line.contains("1008"), "{line}");
+                break;
+            }
+        }
+        fast.close(CloseCode::NORMAL, "bye").await.expect("close");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn serve_refuses_connections_beyond_the_maximum() {
+    bounded(async {
+        let (_child, addr) = serve(&["--max-connections", "2"]).await;
+        let _first = chat(&addr, "/echo").await;
+        let _second = chat(&addr, "/chat").await;
+        match rws::connect(&format!("ws://{addr}/echo")).await {
+            Err(Error::Handshake(HandshakeError::Rejected(response))) => {
+                assert_eq!(response.status(), 503);
+            }
+            other => panic!("expected a 503, got {other:?}"),
+        }
+        // Closing one makes room again.
+        let mut first = _first;
+        first.close(CloseCode::NORMAL, "bye").await.expect("close");
+        let mut third = loop {
+            match rws::connect(&format!("ws://{addr}/echo")).await {
+                Ok((ws, _)) => break ws,
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        third.send(Message::text("ok")).await.expect("send");
+        assert_eq!(recv_text(&mut third).await, "ok");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn serve_closes_every_connection_with_1001_on_sigint() {
+    bounded(async {
+        let (mut child, addr) = serve(&[]).await;
+        let mut echo = chat(&addr, "/echo").await;
+        let mut room = chat(&addr, "/chat").await;
+        // Both connections are up and running.
+        echo.send(Message::text("a")).await.expect("send");
+        assert_eq!(recv_text(&mut echo).await, "a");
+        room.send(Message::text("b")).await.expect("send");
+        assert_eq!(recv_text(&mut room).await, "b");
+        let pid = child.id().expect("pid");
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        for ws in [&mut echo, &mut room] {
+            assert!(ws.recv().await.is_none(), "the server closes");
+            let closed = ws.closed().expect("closed");
+            assert_eq!(closed.code, CloseCode::GOING_AWAY);
+            assert_eq!(closed.reason.as_str(), "server shutting down");
+        }
+        let exit = tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .expect("exits within 5 s")
+            .expect("wait");
+        assert!(exit.success(), "{exit:?}");
     })
     .await;
 }

@@ -1,0 +1,245 @@
+//! Chat rooms: `/chat` (the room "lobby") and `/chat/<room>`.
+//!
+//! Each room is a task that owns its member list and receives, through one
+//! channel, the joins, the leaves and the text messages of its members, so
+//! that every member sees the messages in the order the room received them
+//! (its own included). The room hands each message to every member with
+//! `try_send` on the member's bounded queue: a member whose queue is full
+//! cannot keep up, and is disconnected with 1008 (policy violation) rather
+//! than slowing the room down or letting its queue grow. A message is
+//! cloned per member, which only bumps the reference count of its
+//! `Bytes`-backed payload.
+//!
+//! Each connection is split: a writer task drains the member's queue into
+//! the write half, while the connection task reads, forwards text messages
+//! to the room and ignores binary ones.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rws::{CloseCode, Error, Message, WebSocket, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+use super::Shared;
+
+/// How many commands may wait for a room; a member that sends faster than
+/// its room forwards waits (its reads are slowed), nobody else does.
+const ROOM_BACKLOG: usize = 1024;
+
+/// How long the writer tries to send its close frame. A client that cannot
+/// keep up usually has its buffers full, so the close frame may never go
+/// out: the connection is then dropped.
+const CLOSE_SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The close code for a client that cannot keep up with its room.
+const TOO_SLOW: CloseCode = CloseCode::POLICY_VIOLATION;
+
+/// Whether `name` may name a room: 1 to 64 of `[A-Za-z0-9_-]`.
+pub(super) fn valid_room(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The open rooms, by name, with their member counts. A room is removed
+/// when its last member leaves; its task then ends.
+#[derive(Default)]
+pub(super) struct Rooms {
+    rooms: Mutex<HashMap<String, RoomHandle>>,
+    next_id: AtomicU64,
+}
+
+struct RoomHandle {
+    commands: mpsc::Sender<Command>,
+    members: usize,
+}
+
+enum Command {
+    Join {
+        id: u64,
+        queue: mpsc::Sender<Message>,
+        kick: oneshot::Sender<()>,
+    },
+    Leave(u64),
+    Say(Message),
+}
+
+struct Member {
+    queue: mpsc::Sender<Message>,
+    kick: Option<oneshot::Sender<()>>,
+}
+
+impl Rooms {
+    /// Counts a new member in `name`, opening the room if needed; returns
+    /// the member's id and the room's command channel.
+    fn join(&self, name: &str) -> (u64, mpsc::Sender<Command>) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        let room = rooms.entry(name.to_owned()).or_insert_with(|| {
+            let (commands, receiver) = mpsc::channel(ROOM_BACKLOG);
+            tokio::spawn(room(name.to_owned(), receiver));
+            RoomHandle {
+                commands,
+                members: 0,
+            }
+        });
+        room.members += 1;
+        (id, room.commands.clone())
+    }
+
+    /// Uncounts a member of `name`, removing the room if it was the last.
+    fn leave(&self, name: &str) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(room) = rooms.get_mut(name) {
+            room.members -= 1;
+            if room.members == 0 {
+                rooms.remove(name);
+            }
+        }
+    }
+}
+
+/// A room's task: ends once every sender of `commands` is gone.
+async fn room(name: String, mut commands: mpsc::Receiver<Command>) {
+    info!(room = %name, "room opened");
+    let mut members: HashMap<u64, Member> = HashMap::new();
+    while let Some(command) = commands.recv().await {
+        match command {
+            Command::Join { id, queue, kick } => {
+                let kick = Some(kick);
+                members.insert(id, Member { queue, kick });
+            }
+            Command::Leave(id) => {
+                members.remove(&id);
+            }
+            Command::Say(message) => {
+                members.retain(|_, member| match member.queue.try_send(message.clone()) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_)) => {
+                        if let Some(kick) = member.kick.take() {
+                            let _ = kick.send(());
+                        }
+                        false
+                    }
+                    Err(TrySendError::Closed(_)) => false,
+                })
+            }
+        }
+    }
+    info!(room = %name, "room closed");
+}
+
+/// Runs a chat connection until the peer closes, fails, cannot keep up, or
+/// the server shuts down (then closes with 1001).
+pub(super) async fn run(ws: WebSocket<TcpStream>, peer: SocketAddr, name: String, shared: Shared) {
+    info!(%peer, room = %name, protocol = ws.protocol(), "connected on chat");
+    let (id, commands) = shared.rooms.join(&name);
+    let (queue, queued) = mpsc::channel(shared.chat_queue);
+    let (kick, mut kicked) = oneshot::channel();
+    let _ = commands.send(Command::Join { id, queue, kick }).await;
+    let (mut read, write) = ws.split();
+    let (stop, stopped) = oneshot::channel();
+    let writer = tokio::spawn(write_queue(write, queued, stopped));
+    let mut stop = Some(stop);
+    let mut shutdown = shared.shutdown;
+    let mut kick_done = false;
+    let mut too_slow = false;
+    let mut count = 0u64;
+    let failure = loop {
+        tokio::select! {
+            message = read.recv() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    count += 1;
+                    // After a shutdown, just complete the close handshake.
+                    if stop.is_some() {
+                        let _ = commands.send(Command::Say(Message::Text(text))).await;
+                    }
+                }
+                // Binary messages have no meaning in a chat: ignored.
+                Some(Ok(Message::Binary(_))) => {}
+                Some(Err(e)) => break Some(e),
+                None => break None,
+            },
+            result = &mut kicked, if !kick_done => {
+                kick_done = true;
+                if result.is_ok() {
+                    too_slow = true;
+                    if let Some(stop) = stop.take() {
+                        let _ = stop.send((TOO_SLOW, "cannot keep up"));
+                    }
+                    break None;
+                }
+            }
+            _ = super::shutting_down(&mut shutdown), if stop.is_some() => {
+                if let Some(stop) = stop.take() {
+                    let _ = stop.send((CloseCode::GOING_AWAY, "server shutting down"));
+                }
+            }
+        }
+    };
+    let _ = commands.send(Command::Leave(id)).await;
+    drop(commands);
+    shared.rooms.leave(&name);
+    drop(stop);
+    let write = writer.await;
+    if too_slow {
+        return warn!(%peer, room = %name, messages = count,
+            "disconnected, cannot keep up; closed: {TOO_SLOW}");
+    }
+    if let Some(e) = failure {
+        return warn!(%peer, room = %name, messages = count, "connection failed: {e}");
+    }
+    match write.ok().and_then(|write| read.reunite(write).ok()) {
+        Some(ws) => match ws.closed() {
+            Some(closed) => info!(%peer, room = %name, messages = count, "closed: {}", closed.code),
+            None => info!(%peer, room = %name, messages = count, "closed"),
+        },
+        None => info!(%peer, room = %name, messages = count, "closed"),
+    }
+}
+
+/// How the writer's queue pumping ended.
+enum Ended {
+    Stopped(Result<(CloseCode, &'static str), oneshot::error::RecvError>),
+    Pumped(Result<(), Error>),
+}
+
+/// Drains `queue` into `write` until told to stop: then sends a close
+/// frame with the code given (unless the stop sender was just dropped).
+async fn write_queue(
+    mut write: WriteHalf<TcpStream>,
+    mut queue: mpsc::Receiver<Message>,
+    mut stop: oneshot::Receiver<(CloseCode, &'static str)>,
+) -> WriteHalf<TcpStream> {
+    let pump = async {
+        while let Some(message) = queue.recv().await {
+            write.feed(message).await?;
+            if queue.is_empty() {
+                write.flush().await?;
+            }
+        }
+        Ok(())
+    };
+    let ended = tokio::select! {
+        stopped = &mut stop => Ended::Stopped(stopped),
+        pumped = pump => Ended::Pumped(pumped),
+    };
+    let close = match ended {
+        Ended::Stopped(stopped) => stopped.ok(),
+        // The room let go of the queue (this member was kicked): wait for
+        // the connection task's word.
+        Ended::Pumped(Ok(())) => stop.await.ok(),
+        Ended::Pumped(Err(_)) => None,
+    };
+    if let Some((code, reason)) = close {
+        let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT, write.close(code, reason)).await;
+    }
+    write
+}

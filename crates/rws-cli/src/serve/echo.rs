@@ -1,0 +1,42 @@
+//! `/echo`: every message is sent back as it came. The Autobahn test suite
+//! runs against this endpoint, so it must not change.
+
+use std::net::SocketAddr;
+
+use rws::{CloseCode, WebSocket};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Echoes until the peer closes or the server shuts down (then closes
+/// with 1001 and waits for the peer's close frame).
+pub(super) async fn run(
+    mut ws: WebSocket<TcpStream>,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    info!(%peer, "connected on /echo");
+    let mut count = 0u64;
+    loop {
+        let message = tokio::select! {
+            message = ws.recv() => message,
+            _ = super::shutting_down(&mut shutdown) => {
+                let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                break;
+            }
+        };
+        let Some(message) = message else { break };
+        let sent = match message {
+            Ok(message) => ws.send(message).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            return warn!(%peer, messages = count, "connection failed: {e}");
+        }
+        count += 1;
+    }
+    match ws.closed() {
+        Some(closed) => info!(%peer, messages = count, "closed: {}", closed.code),
+        None => info!(%peer, messages = count, "closed"),
+    }
+}
