@@ -1,38 +1,20 @@
 //! `rws connect` over loopback: the binary is driven through its stdin,
 //! stdout and stderr against `rws serve` or a small server in the test.
 
+mod common;
+
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use rws::http::StatusCode;
 use rws::{Accept, CloseCode, Message, Rejection};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
 /// Starts `rws serve` on a free port; returns the child and its address.
 async fn serve() -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rws"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start rws serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read stderr")
-            .expect("rws serve exited");
-        if let Some(rest) = line.split("listening on ws://").nth(1) {
-            break rest.trim_end_matches("/echo").to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    common::serve(&[]).await
 }
 
 /// Starts `rws connect` with piped stdin, stdout and stderr.

@@ -213,29 +213,20 @@ struct OutFrame {
 }
 
 /// Splits output into frames; RSV2 and RSV3 must be clear.
-fn out_frames(mut bytes: &[u8]) -> Vec<OutFrame> {
-    let mut frames = Vec::new();
-    while !bytes.is_empty() {
-        let (h, n) = FrameHeader::decode(bytes)
-            .expect("output has a valid header")
-            .expect("output has a whole header");
-        assert!(!(h.rsv2 || h.rsv3), "RSV2 or RSV3 in output");
-        let end = n + usize::try_from(h.payload_len).unwrap();
-        assert!(end <= bytes.len(), "truncated frame in output");
-        let mut payload = bytes[n..end].to_vec();
-        if let Some(key) = h.mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        frames.push(OutFrame {
-            fin: h.fin,
-            rsv1: h.rsv1,
-            opcode: h.opcode,
-            masked: h.mask.is_some(),
-            payload,
-        });
-        bytes = &bytes[end..];
-    }
-    frames
+fn out_frames(bytes: &[u8]) -> Vec<OutFrame> {
+    split_frames(bytes)
+        .into_iter()
+        .map(|(h, payload)| {
+            assert!(!(h.rsv2 || h.rsv3), "RSV2 or RSV3 in output");
+            OutFrame {
+                fin: h.fin,
+                rsv1: h.rsv1,
+                opcode: h.opcode,
+                masked: h.mask.is_some(),
+                payload,
+            }
+        })
+        .collect()
 }
 
 /// The output of `conn` as frames, checking the masking direction.

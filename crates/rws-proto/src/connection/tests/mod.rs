@@ -158,30 +158,41 @@ struct Wire {
     payload: Vec<u8>,
 }
 
-/// Splits output into frames, unmasking them; panics on anything that is not
-/// a sequence of whole, valid frames without reserved bits.
-fn decode_frames(mut bytes: &[u8]) -> Vec<Wire> {
+/// Splits output into headers and unmasked payloads; panics on anything
+/// that is not a sequence of whole, valid frames.
+fn split_frames(mut bytes: &[u8]) -> Vec<(FrameHeader, Vec<u8>)> {
     let mut frames = Vec::new();
     while !bytes.is_empty() {
         let (h, n) = FrameHeader::decode(bytes)
             .expect("output has a valid header")
             .expect("output has a whole header");
-        assert!(!(h.rsv1 || h.rsv2 || h.rsv3), "reserved bits in output");
         let end = n + usize::try_from(h.payload_len).unwrap();
         assert!(end <= bytes.len(), "truncated frame in output");
         let mut payload = bytes[n..end].to_vec();
         if let Some(key) = h.mask {
             apply_mask(&mut payload, key, 0);
         }
-        frames.push(Wire {
-            fin: h.fin,
-            opcode: h.opcode,
-            masked: h.mask.is_some(),
-            payload,
-        });
+        frames.push((h, payload));
         bytes = &bytes[end..];
     }
     frames
+}
+
+/// Splits output into frames, unmasking them; panics on anything that is not
+/// a sequence of whole, valid frames without reserved bits.
+fn decode_frames(bytes: &[u8]) -> Vec<Wire> {
+    split_frames(bytes)
+        .into_iter()
+        .map(|(h, payload)| {
+            assert!(!(h.rsv1 || h.rsv2 || h.rsv3), "reserved bits in output");
+            Wire {
+                fin: h.fin,
+                opcode: h.opcode,
+                masked: h.mask.is_some(),
+                payload,
+            }
+        })
+        .collect()
 }
 
 /// Takes the output as whole, final frames, checking the masking direction
