@@ -2,6 +2,7 @@
 
 mod connect;
 mod serve;
+mod trace;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -1,0 +1,1 @@
+//! Reading ws:// traffic from pcap and pcapng captures.

@@ -1,0 +1,3 @@
+//! `rws trace`: a frame-tracing proxy and capture reader.
+
+pub mod capture;
