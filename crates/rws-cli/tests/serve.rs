@@ -58,6 +58,52 @@ async fn serve_answers_404_elsewhere() {
     .await;
 }
 
+/// Sends one plain HTTP request and reads the answer to the end.
+async fn http_get(addr: &str, request: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.expect("read");
+    String::from_utf8(answer).expect("a UTF-8 answer")
+}
+
+#[tokio::test]
+async fn serve_has_the_chat_page_on_the_root() {
+    bounded(async {
+        let (_child, addr) = serve(&[]).await;
+        let page = http_get(&addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let (head, body) = page.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(
+            head.contains("content-type: text/html; charset=utf-8"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        assert!(
+            body.contains("<html") && body.contains("new WebSocket("),
+            "{body}"
+        );
+
+        let missing = http_get(&addr, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+        let post = http_get(&addr, "POST / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+        // The page's port still serves WebSockets.
+        let (mut ws, _) = rws::connect(&format!("ws://{addr}/echo"))
+            .await
+            .expect("connect");
+        ws.send(Message::text("still here")).await.expect("send");
+        assert_eq!(
+            ws.recv().await.expect("echo").expect("ok"),
+            Message::text("still here")
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn serve_enforces_max_message_size() {
     bounded(async {

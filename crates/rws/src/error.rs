@@ -2,7 +2,7 @@
 
 use std::{fmt, io};
 
-use rws_proto::{HandshakeError, ProtocolError, SendError};
+use rws_proto::{http, HandshakeError, ProtocolError, SendError};
 
 /// Everything that can go wrong on a WebSocket connection.
 #[derive(Debug)]
@@ -22,6 +22,10 @@ pub enum Error {
     Send(SendError),
     /// The opening handshake took longer than its timeout.
     HandshakeTimeout,
+    /// The request was plain HTTP, not an upgrade, and the server
+    /// builder's `on_http` handler answered it with this status; no
+    /// connection was opened.
+    PlainHttp(http::StatusCode),
 }
 
 impl fmt::Display for Error {
@@ -33,6 +37,7 @@ impl fmt::Display for Error {
             Error::AbnormalClose => f.write_str("connection ended without a close handshake"),
             Error::Send(e) => write!(f, "cannot send: {e}"),
             Error::HandshakeTimeout => f.write_str("opening handshake timed out"),
+            Error::PlainHttp(status) => write!(f, "plain HTTP request answered with {status}"),
         }
     }
 }
@@ -44,7 +49,7 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
-            Error::AbnormalClose | Error::HandshakeTimeout => None,
+            Error::AbnormalClose | Error::HandshakeTimeout | Error::PlainHttp(_) => None,
         }
     }
 }

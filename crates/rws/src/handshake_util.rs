@@ -9,8 +9,8 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use rws_proto::deflate::{DeflateConfig, DeflateParams};
 use rws_proto::handshake::{
-    encode_response, error_response, Accept, ClientHandshake, HeadLimits, Rejection,
-    UpgradeRequest, MAX_REJECTION_BODY,
+    encode_response, error_response, is_upgrade_request, Accept, ClientHandshake, HeadLimits,
+    Rejection, UpgradeRequest, MAX_REJECTION_BODY,
 };
 use rws_proto::HandshakeError;
 
@@ -18,6 +18,12 @@ use crate::{Error, WebSocketConfig};
 
 /// The application's answer to an upgrade request.
 pub type Decision = Result<Accept, Rejection>;
+
+/// A server's handler for plain HTTP requests, those that do not ask for a
+/// WebSocket (no `Upgrade: websocket`): it gets the request head (a body
+/// is not read) and returns the response, after which the connection is
+/// closed.
+pub type HttpHandler = Box<dyn FnOnce(&Request<()>) -> Response<Bytes> + Send>;
 
 /// What a client builder collects: the target, subprotocols, headers and
 /// settings.
@@ -187,11 +193,7 @@ impl Answer {
     ///
     /// permessage-deflate is accepted under the application's policy, or
     /// else under the configuration's.
-    pub(crate) fn decide<F>(
-        request: &UpgradeRequest,
-        on_request: F,
-        config: &WebSocketConfig,
-    ) -> Answer
+    fn decide<F>(request: &UpgradeRequest, on_request: F, config: &WebSocketConfig) -> Answer
     where
         F: FnOnce(&UpgradeRequest) -> Decision,
     {
@@ -221,6 +223,34 @@ impl Answer {
                     ..bytes
                 }
             }
+        }
+    }
+
+    /// The answer to a request head: a plain HTTP request goes to
+    /// `on_http` when there is one; anything else must be a valid upgrade,
+    /// which the application accepts or rejects.
+    pub(crate) fn respond<F>(
+        request: Request<()>,
+        on_request: F,
+        on_http: Option<HttpHandler>,
+        config: &WebSocketConfig,
+    ) -> Answer
+    where
+        F: FnOnce(&UpgradeRequest) -> Decision,
+    {
+        match on_http {
+            Some(on_http) if !is_upgrade_request(&request) => {
+                let mut response = on_http(&request);
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                let status = response.status();
+                Answer::new(&response, Err(Error::PlainHttp(status)))
+            }
+            _ => match UpgradeRequest::from_request(request) {
+                Ok(request) => Answer::decide(&request, on_request, config),
+                Err(e) => Answer::invalid(e),
+            },
         }
     }
 

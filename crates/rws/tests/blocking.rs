@@ -573,3 +573,30 @@ fn tokio_client_against_a_blocking_server() {
     assert!(on_server.clean);
     assert_eq!(on_server.reason, "interop");
 }
+
+/// The blocking server builder answers plain HTTP with `on_http` too.
+#[test]
+fn plain_http_is_answered_by_on_http() {
+    let (listener, addr) = listen();
+    let server = thread::spawn(move || {
+        let tcp = accept_tcp(&listener);
+        blocking::ServerBuilder::new()
+            .on_http(|req| rws::http::Response::new(Bytes::from(format!("{}\n", req.uri()))))
+            .accept_tcp(tcp)
+            .map(|_| ())
+    });
+    let mut tcp = TcpStream::connect(addr).expect("connect");
+    bound(&tcp);
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).expect("read to the end");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n/health\n"), "{answer}");
+    let result = join(server);
+    assert!(
+        matches!(result, Err(Error::PlainHttp(StatusCode::OK))),
+        "{result:?}"
+    );
+}

@@ -575,3 +575,102 @@ async fn client_keeps_frames_sent_with_the_101() {
     })
     .await
 }
+
+/// A plain HTTP request goes to `on_http`, whose response reaches the
+/// client with `Connection: close`; the server's `accept` says which
+/// status it sent.
+#[tokio::test]
+async fn plain_http_is_answered_by_on_http() {
+    bounded(async {
+        let (listener, addr) = listen().await;
+        let server = async {
+            let (mut tcp, _) = listener.accept().await.expect("accept");
+            let seen = Arc::new(Mutex::new(None));
+            let record = seen.clone();
+            let result = ServerBuilder::new()
+                .on_http(move |req| {
+                    *record.lock().unwrap() = Some((req.method().clone(), req.uri().to_string()));
+                    let mut response = Response::new("hello\n".into());
+                    *response.status_mut() = StatusCode::IM_A_TEAPOT;
+                    response
+                })
+                .accept(&mut tcp)
+                .await
+                .map(|_| ());
+            let seen = seen.lock().unwrap().take();
+            (result, seen, tcp)
+        };
+        let client = async {
+            let mut raw = Raw::connect(addr).await;
+            raw.write(&request_with(&[
+                "GET /page?x=1 HTTP/1.1",
+                "Host: 127.0.0.1",
+            ]))
+            .await;
+            let head = raw.read_head().await;
+            let body = raw.read_to_eof().await;
+            (head, body)
+        };
+        let ((result, seen, _tcp), (head, body)) = tokio::join!(server, client);
+        assert_eq!(head.status(), 418);
+        assert_eq!(head.get("connection"), Some("close"));
+        assert_eq!(body, b"hello\n");
+        assert_eq!(seen, Some((Method::GET, "/page?x=1".to_owned())));
+        assert!(
+            matches!(result, Err(Error::PlainHttp(StatusCode::IM_A_TEAPOT))),
+            "{result:?}"
+        );
+    })
+    .await
+}
+
+/// With `on_http` set, upgrade requests still open connections, and bad
+/// upgrade requests still get their WebSocket status, not `on_http`'s.
+#[tokio::test]
+async fn on_http_leaves_upgrade_requests_alone() {
+    bounded(async {
+        let (listener, addr) = listen().await;
+        let server = async {
+            let mut results = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.expect("accept");
+                let result = ServerBuilder::new()
+                    .on_http(|_| panic!("on_http called for an upgrade request"))
+                    .accept(tcp)
+                    .await;
+                results.push(result.map(|_| ()));
+            }
+            results
+        };
+        let client = async {
+            let mut good = Raw::connect(addr).await;
+            good.write(upgrade_request("/", "").as_bytes()).await;
+            let good_head = good.read_head().await;
+            drop(good);
+            let mut bad = Raw::connect(addr).await;
+            bad.write(&request_with(&[
+                "GET / HTTP/1.1",
+                "Host: 127.0.0.1",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &format!("Sec-WebSocket-Key: {KEY}"),
+                "Sec-WebSocket-Version: 8",
+            ]))
+            .await;
+            let bad_head = bad.read_head().await;
+            (good_head, bad_head)
+        };
+        let (results, (good, bad)) = tokio::join!(server, client);
+        assert_eq!(good.status(), 101);
+        assert_eq!(bad.status(), 426);
+        assert!(results[0].is_ok(), "{results:?}");
+        assert!(
+            matches!(
+                results[1],
+                Err(Error::Handshake(HandshakeError::UnsupportedVersion))
+            ),
+            "{results:?}"
+        );
+    })
+    .await
+}

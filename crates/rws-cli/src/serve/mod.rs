@@ -1,5 +1,6 @@
-//! `rws serve`: an echo server on `/echo` and chat rooms on `/chat` and
-//! `/chat/<room>`.
+//! `rws serve`: an echo server on `/echo`, chat rooms on `/chat` and
+//! `/chat/<room>`, and a chat page for browsers on `/` (plain HTTP on the
+//! same port).
 //!
 //! Every accepted connection runs in a task of a [`JoinSet`]; a
 //! [`watch`] channel tells them all when the server shuts down (Ctrl-C,
@@ -8,6 +9,7 @@
 
 mod chat;
 mod echo;
+mod page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -74,6 +76,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     info!("listening on ws://{local}/echo");
     info!("chat rooms on ws://{local}/chat and ws://{local}/chat/<room>");
+    info!("chat page on http://{local}/");
     let protocol = Config::default()
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_message_size.min(Config::default().max_frame_size))
@@ -165,6 +168,11 @@ async fn refuse(tcp: TcpStream, peer: SocketAddr, config: WebSocketConfig) {
                 "too many connections\n",
             ))
         })
+        .on_http(|_| {
+            let mut response = rws::http::Response::new("too many connections\n".into());
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response
+        })
         .accept(tcp)
         .await;
     if let Err(e) = refused {
@@ -210,10 +218,16 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Shared, _permit: Owned
                 )),
             }
         })
+        .on_http(move |req| {
+            let response = page::answer(req);
+            info!(%peer, "HTTP {} {} {}", req.method(), req.uri(), response.status());
+            response
+        })
         .accept(tcp)
         .await;
     let ws = match accepted {
         Ok(ws) => ws,
+        Err(rws::Error::PlainHttp(_)) => return,
         Err(e) => return warn!(%peer, "{e}"),
     };
     match route {

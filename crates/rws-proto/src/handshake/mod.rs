@@ -18,7 +18,8 @@ use sha1::{Digest, Sha1};
 
 pub use client::{ClientHandshake, MAX_REJECTION_BODY};
 pub use server::{
-    encode_response, error_response, parse_request, Accept, Rejection, ResponseBody, UpgradeRequest,
+    encode_response, error_response, is_upgrade_request, parse_request, read_request, Accept,
+    Rejection, ResponseBody, UpgradeRequest,
 };
 
 /// RFC 6455 §1.3: the GUID appended to the key before hashing.

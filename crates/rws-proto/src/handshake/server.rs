@@ -33,6 +33,21 @@ pub struct UpgradeRequest {
 }
 
 impl UpgradeRequest {
+    /// Checks that `request` is a valid WebSocket upgrade (RFC 6455
+    /// §4.2.1): GET, HTTP/1.1 or later, `Host`, `Upgrade: websocket`,
+    /// `Connection: Upgrade`, `Sec-WebSocket-Version: 13` and a 16-byte
+    /// `Sec-WebSocket-Key`.
+    pub fn from_request(request: Request<()>) -> Result<UpgradeRequest, HandshakeError> {
+        if request.method() != http::Method::GET {
+            return Err(HandshakeError::Method(request.method().clone()));
+        }
+        if request.version() < http::Version::HTTP_11 {
+            return Err(HandshakeError::Version);
+        }
+        let accept = check_request(request.headers())?;
+        Ok(UpgradeRequest { request, accept })
+    }
+
     /// The whole request.
     pub fn request(&self) -> &Request<()> {
         &self.request
@@ -230,7 +245,7 @@ impl From<Response<Bytes>> for Rejection {
 }
 
 /// Parses an upgrade request from the start of `buf` and checks it
-/// (RFC 6455 §4.2.1).
+/// (RFC 6455 §4.2.1): [`read_request`] then [`UpgradeRequest::from_request`].
 ///
 /// `Ok(None)`: more bytes are needed. `Ok(Some((request, n)))`: `buf[n..]`
 /// already belongs to the WebSocket. Errors carry the HTTP status to answer
@@ -239,6 +254,34 @@ pub fn parse_request(
     buf: &[u8],
     limits: &HeadLimits,
 ) -> Result<Option<(UpgradeRequest, usize)>, HandshakeError> {
+    match read_request(buf, limits)? {
+        Some((request, used)) => Ok(Some((UpgradeRequest::from_request(request)?, used))),
+        None => Ok(None),
+    }
+}
+
+/// Parses the head of any HTTP/1.x request from the start of `buf`, under
+/// `limits`, without checking it is an upgrade: a server that also answers
+/// plain HTTP on its port (a page, a health check) looks at the request
+/// with [`is_upgrade_request`] before it goes on with
+/// [`UpgradeRequest::from_request`].
+///
+/// `Ok(None)`: more bytes are needed. `Ok(Some((request, n)))`: the head is
+/// `buf[..n]`; a body, if any, is not read.
+///
+/// ```
+/// use rws_proto::handshake::{is_upgrade_request, read_request, HeadLimits};
+///
+/// let bytes = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+/// let (request, used) = read_request(bytes, &HeadLimits::default()).unwrap().unwrap();
+/// assert_eq!((request.uri().path(), used), ("/", bytes.len()));
+/// assert!(!is_upgrade_request(&request));
+/// assert!(read_request(&bytes[..10], &HeadLimits::default()).unwrap().is_none());
+/// ```
+pub fn read_request(
+    buf: &[u8],
+    limits: &HeadLimits,
+) -> Result<Option<(Request<()>, usize)>, HandshakeError> {
     let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut parsed = httparse::Request::new(&mut headers);
     let head_len = match parsed.parse(buf) {
@@ -256,22 +299,22 @@ pub fn parse_request(
         }
         Err(e) => return Err(HandshakeError::Http(e.to_string())),
     };
-    let method = parsed.method.unwrap_or_default();
-    if method != "GET" {
-        let method = http::Method::from_bytes(method.as_bytes()).unwrap_or_default();
-        return Err(HandshakeError::Method(method));
-    }
-    // httparse reads HTTP/1.x only: 1.0 is too old (RFC 6455 §4.2.1).
-    if parsed.version != Some(1) {
-        return Err(HandshakeError::Version);
-    }
+    let method = http::Method::from_bytes(parsed.method.unwrap_or_default().as_bytes())
+        .map_err(|_| HandshakeError::Http("bad method".into()))?;
+    // httparse reads HTTP/1.0 and HTTP/1.1 only.
+    let version = match parsed.version {
+        Some(1) => http::Version::HTTP_11,
+        _ => http::Version::HTTP_10,
+    };
     let uri: Uri = parsed
         .path
         .unwrap_or_default()
         .parse()
         .map_err(|_| HandshakeError::Http("bad request target".into()))?;
-    let mut request = Request::get(uri)
-        .version(http::Version::HTTP_11)
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .version(version)
         .body(())
         .map_err(|e| HandshakeError::Http(e.to_string()))?;
     let h = request.headers_mut();
@@ -282,8 +325,14 @@ pub fn parse_request(
             .map_err(|_| HandshakeError::Http(format!("bad value for {name}")))?;
         h.append(name, value);
     }
-    let accept = check_request(h)?;
-    Ok(Some((UpgradeRequest { request, accept }, head_len)))
+    Ok(Some((request, head_len)))
+}
+
+/// Whether a request asks for a WebSocket: its `Upgrade` field names
+/// `websocket`. Whether it asks correctly is for
+/// [`UpgradeRequest::from_request`] to say.
+pub fn is_upgrade_request(request: &Request<()>) -> bool {
+    has_token(request.headers(), "upgrade", "websocket")
 }
 
 /// RFC 6455 §4.2.1's checks on the fields; returns the accept key.

@@ -5,13 +5,14 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 
+use bytes::Bytes;
 use http::{Request, Response};
 use rws_proto::handshake::{self, Accept, ClientHandshake, HeadLimits, UpgradeRequest};
 use rws_proto::Role;
 
 use super::socket::{self, handshake_io_error, Deadline, Exchange, SocketOf};
 use super::WebSocket;
-use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, Decision};
+use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, Decision, HttpHandler};
 use crate::{Error, WebSocketConfig};
 
 /// Connects to a `ws://` URL with the default settings, with `TCP_NODELAY`
@@ -238,6 +239,7 @@ fn request_upgrade<S: Read + Write>(
 pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision> {
     config: WebSocketConfig,
     on_request: F,
+    on_http: Option<HttpHandler>,
 }
 
 impl ServerBuilder {
@@ -246,6 +248,7 @@ impl ServerBuilder {
         ServerBuilder {
             config: WebSocketConfig::default(),
             on_request: |_| Ok(Accept::new()),
+            on_http: None,
         }
     }
 }
@@ -279,7 +282,22 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
         ServerBuilder {
             config: self.config,
             on_request,
+            on_http: self.on_http,
         }
+    }
+
+    /// Answers plain HTTP requests on the same port, those that do not ask
+    /// for a WebSocket (no `Upgrade: websocket`), with `on_http`'s response
+    /// instead of 426 Upgrade Required: a page, a health check. The request
+    /// body, if any, is not read; the connection is closed after the
+    /// response (`Connection: close`), and `accept` returns
+    /// [`Error::PlainHttp`] with the status sent.
+    pub fn on_http<H>(mut self, on_http: H) -> ServerBuilder<F>
+    where
+        H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
+    {
+        self.on_http = Some(Box::new(on_http));
+        self
     }
 
     /// Reads the upgrade request from `stream`, answers it and returns the
@@ -314,7 +332,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
             socket,
             deadline: Deadline::after(self.config.handshake_timeout),
         };
-        let result = answer_upgrade(&mut io, &self.config, self.on_request);
+        let result = answer_upgrade(&mut io, &self.config, self.on_request, self.on_http);
         io.restore();
         let (agreed, leftover) = result?;
         Ok(WebSocket::opened(
@@ -333,6 +351,7 @@ fn answer_upgrade<S, F>(
     io: &mut Exchange<'_, S>,
     config: &WebSocketConfig,
     on_request: F,
+    on_http: Option<HttpHandler>,
 ) -> Result<(Agreed, Vec<u8>), Error>
 where
     S: Read + Write,
@@ -341,7 +360,7 @@ where
     let limits = &config.head_limits;
     let mut buf = Vec::with_capacity(1024);
     let parsed = loop {
-        match handshake::parse_request(&buf, limits) {
+        match handshake::read_request(&buf, limits) {
             Ok(Some(parsed)) => break Ok(parsed),
             Ok(None) => {}
             Err(e) => break Err(e),
@@ -352,7 +371,7 @@ where
         }
     };
     let (answer, used) = match parsed {
-        Ok((request, used)) => (Answer::decide(&request, on_request, config), used),
+        Ok((request, used)) => (Answer::respond(request, on_request, on_http, config), used),
         Err(e) => (Answer::invalid(e), 0),
     };
     io.write_all(&answer.bytes)?;

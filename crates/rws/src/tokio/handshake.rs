@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use bytes::Bytes;
 use http::{Request, Response};
 use rws_proto::handshake::{self, Accept, ClientHandshake, UpgradeRequest};
 use rws_proto::Role;
@@ -10,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{WebSocket, WebSocketConfig};
-use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec};
+use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, HttpHandler};
 use crate::Error;
 
 pub use crate::handshake_util::Decision;
@@ -179,6 +180,7 @@ where
 pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision> {
     config: WebSocketConfig,
     on_request: F,
+    on_http: Option<HttpHandler>,
 }
 
 impl ServerBuilder {
@@ -187,6 +189,7 @@ impl ServerBuilder {
         ServerBuilder {
             config: WebSocketConfig::default(),
             on_request: |_| Ok(Accept::new()),
+            on_http: None,
         }
     }
 }
@@ -220,7 +223,22 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
         ServerBuilder {
             config: self.config,
             on_request,
+            on_http: self.on_http,
         }
+    }
+
+    /// Answers plain HTTP requests on the same port, those that do not ask
+    /// for a WebSocket (no `Upgrade: websocket`), with `on_http`'s response
+    /// instead of 426 Upgrade Required: a page, a health check. The request
+    /// body, if any, is not read; the connection is closed after the
+    /// response (`Connection: close`), and `accept` returns
+    /// [`Error::PlainHttp`] with the status sent.
+    pub fn on_http<H>(mut self, on_http: H) -> ServerBuilder<F>
+    where
+        H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
+    {
+        self.on_http = Some(Box::new(on_http));
+        self
     }
 
     /// Reads the upgrade request from `stream`, answers it and returns the
@@ -233,11 +251,12 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     {
         let config = self.config;
         let on_request = self.on_request;
+        let on_http = self.on_http;
         let run = async {
             let mut buf = Vec::with_capacity(1024);
             let limits = config.head_limits;
             let parsed = loop {
-                match handshake::parse_request(&buf, &limits) {
+                match handshake::read_request(&buf, &limits) {
                     Ok(Some(parsed)) => break Ok(parsed),
                     Ok(None) => {}
                     Err(e) => break Err(e),
@@ -248,7 +267,9 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
                 }
             };
             let (answer, used) = match parsed {
-                Ok((request, used)) => (Answer::decide(&request, on_request, &config), used),
+                Ok((request, used)) => {
+                    (Answer::respond(request, on_request, on_http, &config), used)
+                }
                 Err(e) => (Answer::invalid(e), 0),
             };
             respond(&mut stream, &answer).await?;
