@@ -1,0 +1,168 @@
+// The chat page of `rws serve` in a real browser: Debian's Chromium,
+// headless, driven by playwright-core (no browser download of its own).
+//
+//   node browser/chat.test.mjs 127.0.0.1:PORT     (or RWS_ADDR=127.0.0.1:PORT)
+//
+// CHROMIUM=PATH picks another Chromium than /usr/bin/chromium.
+//
+// Two pages join one room (a new name each run) with two nicknames; a line
+// typed in each appears, as "<nick>: <message>", in both; a third page, in
+// another room, receives neither. Every wait is bounded; the whole run too.
+import { chromium } from 'playwright-core';
+
+const WAIT_MS = 10_000;
+const TOTAL_MS = 60_000;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const addr = (process.argv[2] || process.env.RWS_ADDR || '').replace(/^\w+:\/\//, '').replace(/\/.*$/, '');
+if (!addr) {
+  console.error('usage: node chat.test.mjs HOST:PORT   (or RWS_ADDR=HOST:PORT)');
+  process.exit(2);
+}
+const base = `http://${addr}/`;
+
+let passed = 0;
+const check = (what) => {
+  passed += 1;
+  console.log(`PASS ${what}`);
+};
+const fail = (what) => {
+  throw new Error(what);
+};
+
+let browser;
+const watchdog = setTimeout(async () => {
+  console.error(`FAIL the test took longer than ${TOTAL_MS / 1000} s`);
+  await browser?.close().catch(() => {});
+  process.exit(1);
+}, TOTAL_MS);
+
+// The chat lines of a page (its system lines left out).
+const linesOf = (page) =>
+  page.$$eval('#messages > li:not(.system)', (items) => items.map((li) => li.textContent));
+
+// Waits until the chat line `text` is in `page`'s list.
+async function waitForLine(page, name, text) {
+  try {
+    await page.waitForFunction(
+      (want) => [...document.querySelectorAll('#messages > li')].some((li) => li.textContent === want),
+      text,
+      { timeout: WAIT_MS },
+    );
+  } catch {
+    fail(`${name} did not show ${JSON.stringify(text)} within ${WAIT_MS / 1000} s; ` +
+      `it shows ${JSON.stringify(await linesOf(page))}`);
+  }
+}
+
+async function open(context, name) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && errors.push(`${name}: console: ${m.text()}`));
+  const response = await page.goto(base);
+  if (!response || response.status() !== 200) fail(`GET ${base}: status ${response?.status()}`);
+  return page;
+}
+
+async function join(page, name, room, nick) {
+  await page.fill('#room', room);
+  await page.fill('#nick', nick);
+  await page.click('#join');
+  try {
+    await page.waitForSelector('#status[data-state="open"]', { timeout: WAIT_MS });
+  } catch {
+    fail(`${name} did not connect to room ${room}: status ${JSON.stringify(await page.textContent('#status'))}`);
+  }
+}
+
+// Real typing, then Enter.
+async function say(page, text) {
+  await page.click('#message');
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+const errors = [];
+let code = 0;
+try {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: WAIT_MS * 3,
+  });
+  const run = `${process.pid}-${Date.now().toString(36)}`;
+  const room = `browser-${run}`;
+  const other = `other-${run}`;
+  const [nick1, nick2, nick3] = ['alice', 'bob', 'carol'].map((n) => `${n}-${process.pid}`);
+  // One context per page: three independent clients.
+  const [page1, page2, page3] = await Promise.all(
+    ['page 1', 'page 2', 'page 3'].map(async (name) => open(await browser.newContext(), name)),
+  );
+  check(`${base} serves the chat page (${await page1.title()}) to three pages`);
+
+  await page1.fill('#room', 'not a room!');
+  await page1.click('#join');
+  const state = await page1.getAttribute('#status', 'data-state');
+  const said = await page1.textContent('#status');
+  if (state !== 'closed' || !/invalid room/i.test(said)) {
+    fail(`an invalid room name was not refused: data-state=${state}, status ${JSON.stringify(said)}`);
+  }
+  check('an invalid room name is refused before connecting');
+
+  await join(page1, 'page 1', room, nick1);
+  await join(page2, 'page 2', room, nick2);
+  await join(page3, 'page 3', other, nick3);
+  check(`pages 1 and 2 joined room ${room}, page 3 room ${other}`);
+
+  const first = 'hello from page 1 — ünïcode & <b>no markup</b>';
+  await say(page1, first);
+  await waitForLine(page1, 'page 1', `${nick1}: ${first}`);
+  await waitForLine(page2, 'page 2', `${nick1}: ${first}`);
+  if (await page2.$('#messages b')) fail('a received message was rendered as HTML');
+  check(`a line typed in page 1 appears in pages 1 and 2 as "${nick1}: …", as text`);
+
+  const reply = 'and a reply from page 2';
+  await say(page2, reply);
+  await waitForLine(page2, 'page 2', `${nick2}: ${reply}`);
+  await waitForLine(page1, 'page 1', `${nick2}: ${reply}`);
+  const order = await linesOf(page1);
+  if (JSON.stringify(order) !== JSON.stringify([`${nick1}: ${first}`, `${nick2}: ${reply}`])) {
+    fail(`page 1 shows ${JSON.stringify(order)}`);
+  }
+  check('a reply typed in page 2 appears in both, in order');
+
+  // Page 3's own line comes back to it after the room's; none of room's did.
+  await say(page3, 'anyone here?');
+  await waitForLine(page3, 'page 3', `${nick3}: anyone here?`);
+  await page3.waitForTimeout(300);
+  const elsewhere = await linesOf(page3);
+  if (elsewhere.length !== 1) fail(`page 3, in another room, shows ${JSON.stringify(elsewhere)}`);
+  if ((await linesOf(page1)).length !== 2) fail(`page 1 got page 3's line: ${JSON.stringify(await linesOf(page1))}`);
+  check('a page in another room receives neither line, nor do they its');
+
+  await page2.click('#join');
+  try {
+    await page2.waitForSelector('#status[data-state="closed"]', { timeout: WAIT_MS });
+  } catch {
+    fail(`page 2 did not leave: status ${JSON.stringify(await page2.textContent('#status'))}`);
+  }
+  const closed = await page2.textContent('#status');
+  if (!/code 1000\b/.test(closed)) fail(`page 2 left with ${JSON.stringify(closed)}, not code 1000`);
+  if (!(await page2.isEnabled('#room')) || (await page2.textContent('#join')) !== 'Join') {
+    fail('page 2 cannot join again after leaving');
+  }
+  check(`Leave closes with 1000 (${closed})`);
+
+  if (errors.length) fail(`errors in the pages:\n  ${errors.join('\n  ')}`);
+  console.log(`browser: ${passed} passed, 0 failed`);
+} catch (e) {
+  code = 1;
+  console.error(`FAIL ${e.message}`);
+  console.log(`browser: ${passed} passed, 1 failed`);
+} finally {
+  clearTimeout(watchdog);
+  await browser?.close().catch(() => {});
+}
+process.exit(code);

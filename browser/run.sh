@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The chat page of `rws serve` (crates/rws-cli/src/serve/page.html) in a real
+# browser: Debian's chromium, headless, driven by playwright-core from npm
+# (browser/chat.test.mjs: two pages in one room see each other's lines, a
+# page in another room does not).
+#
+# Installs chromium with apt-get if /usr/bin/chromium is missing, and
+# playwright-core with `npm ci` (never a browser download of Playwright's
+# own). Builds target/debug/rws (the profile of `cargo test`), serves on a
+# free port of 127.0.0.1, and stops the server on exit.
+#
+#   browser/run.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y --no-install-recommends chromium \
+    || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends chromium; }
+fi
+
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+if [ ! -f browser/node_modules/.package-lock.json ] \
+  || [ browser/package-lock.json -nt browser/node_modules/.package-lock.json ]; then
+  (cd browser && timeout 300 npm ci --no-audit --no-fund)
+fi
+
+timeout 3600 cargo build --locked -p rws-cli
+
+LOG=$(mktemp -t rws-browser-serve.XXXXXX.log)
+SERVER=
+finish() {
+  local rc=$?
+  if [ -n "$SERVER" ]; then
+    kill "$SERVER" 2>/dev/null || true
+    wait "$SERVER" 2>/dev/null || true
+  fi
+  if [ "$rc" != 0 ]; then
+    echo "browser: rws serve's log ($LOG):" >&2
+    tail -n 30 "$LOG" >&2 || true
+  else
+    rm -f "$LOG"
+  fi
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+timeout 300 target/debug/rws serve --listen 127.0.0.1:0 2>"$LOG" &
+SERVER=$!
+ADDR=
+for _ in $(seq 100); do
+  ADDR=$(grep -m1 -oE 'listening on ws://[^/ ]+/echo' "$LOG" | sed -E 's#.*ws://([^/]+)/echo#\1#') || true
+  [ -n "$ADDR" ] && break
+  kill -0 "$SERVER" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$ADDR" ]; then
+  echo "browser: rws serve did not print 'listening on ws://ADDR/echo' within 10 s" >&2
+  exit 1
+fi
+
+timeout 120 node browser/chat.test.mjs "$ADDR"
