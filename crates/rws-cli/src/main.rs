@@ -23,6 +23,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Connect to a WebSocket server: stdin lines out, messages to stdout.
     Connect(connect::ConnectArgs),
+    /// Show every frame between clients and a server (a proxy), or in a
+    /// pcap/pcapng capture, with the protocol violations seen.
+    Trace(trace::TraceArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
+            Command::Trace(args) => trace::run(args).await,
         }
     });
     // `rws connect` may leave a blocking read of stdin behind (the server

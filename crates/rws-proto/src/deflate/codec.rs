@@ -78,15 +78,39 @@ impl Deflater {
 
 /// Why inflating failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum InflateError {
+pub enum InflateError {
     /// The data is not valid deflate.
     Corrupt,
     /// The output would pass the limit.
     TooLarge,
 }
 
-/// Inflates incoming messages.
-pub(crate) struct Inflater {
+impl std::fmt::Display for InflateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InflateError::Corrupt => "corrupt deflate data",
+            InflateError::TooLarge => "inflated data larger than the limit",
+        })
+    }
+}
+
+impl std::error::Error for InflateError {}
+
+/// Inflates the messages of one direction of a connection (RFC 7692
+/// §7.2.2): the [`Connection`](crate::Connection) uses it for what it
+/// receives, and a tool that reads captured traffic can use it alone.
+///
+/// ```
+/// use rws_proto::deflate::Inflater;
+///
+/// // "Hello" compressed, from RFC 7692 §7.2.3.1 (tail removed).
+/// let mut inflater = Inflater::new(15, false);
+/// let mut out = Vec::new();
+/// inflater.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 1024).unwrap();
+/// inflater.finish(&mut out, 1024).unwrap();
+/// assert_eq!(out, b"Hello");
+/// ```
+pub struct Inflater {
     decompress: Decompress,
     reset_each: bool,
     /// The message held a final block (BFINAL set, RFC 7692 §7.2.3.3).
@@ -102,7 +126,8 @@ impl std::fmt::Debug for Inflater {
 impl Inflater {
     /// An inflater for data compressed with at most `window_bits` (a
     /// larger window reads anything a smaller one wrote, so 8 uses 9).
-    pub(crate) fn new(window_bits: u8, no_context_takeover: bool) -> Inflater {
+    /// Without context takeover, each message starts afresh.
+    pub fn new(window_bits: u8, no_context_takeover: bool) -> Inflater {
         Inflater {
             decompress: Decompress::new_with_window_bits(false, window_bits.clamp(9, 15)),
             reset_each: no_context_takeover,
@@ -113,7 +138,7 @@ impl Inflater {
     /// Inflates the next piece of a message's payload, appending to `out`,
     /// which must never grow past `limit` bytes: the zip-bomb guard, checked
     /// while inflating, before any memory beyond the limit is taken.
-    pub(crate) fn inflate(
+    pub fn inflate(
         &mut self,
         mut input: &[u8],
         out: &mut Vec<u8>,
@@ -175,7 +200,7 @@ impl Inflater {
     ///
     /// A message that ended with a final block has no tail to inflate, and
     /// the next message starts a new stream.
-    pub(crate) fn finish(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
+    pub fn finish(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
         let result = if self.ended {
             Ok(())
         } else {

@@ -39,7 +39,8 @@
 mod codec;
 mod negotiate;
 
-pub(crate) use codec::{Deflater, InflateError, Inflater};
+pub(crate) use codec::Deflater;
+pub use codec::{InflateError, Inflater};
 pub use negotiate::{client_offer, parse_response, server_negotiate};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.

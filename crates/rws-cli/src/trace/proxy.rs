@@ -1,0 +1,311 @@
+//! The tracing proxy: relays each client to the upstream server, bytes
+//! unchanged (but the request target and `Host`, which name the upstream),
+//! and traces both directions as they pass.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use rws::http::Uri;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{info, warn};
+
+use super::analyze::ConnTrace;
+use super::record::{Dir, Event, Record};
+use super::Printer;
+
+/// The largest request head rewritten; a longer one is relayed as it is.
+const MAX_HEAD: usize = 64 << 10;
+
+/// Where the proxy relays to, from a `ws://HOST[:PORT][/path]` URL.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    /// `HOST:PORT`, to connect to.
+    authority: String,
+    /// The `Host` value to send.
+    host: String,
+    /// The request target replacing the client's, when the URL had a path.
+    target: Option<String>,
+}
+
+impl Upstream {
+    /// Parses a `ws://` URL.
+    pub fn parse(url: &str) -> Result<Upstream, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| format!("bad upstream URL {url:?}: {e}"))?;
+        match uri.scheme_str() {
+            Some("ws") => {}
+            Some("wss") => {
+                return Err(
+                    "wss:// upstreams are not supported: the tracer must read the bytes, \
+                     which TLS hides"
+                        .into(),
+                )
+            }
+            _ => return Err(format!("the upstream must be a ws:// URL, not {url:?}")),
+        }
+        let authority = uri.authority().ok_or("the upstream URL has no host")?;
+        let port = authority.port_u16().unwrap_or(80);
+        let host = authority.host();
+        // `ws://host` and `ws://host/` both parse to the path "/": only a
+        // URL that names a path (or query) replaces the client's target.
+        let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
+        let names_target = rest.contains(['/', '?']);
+        let target = uri
+            .path_and_query()
+            .filter(|_| names_target)
+            .map(|p| p.as_str().to_owned());
+        Ok(Upstream {
+            authority: format!("{host}:{port}"),
+            host: authority.as_str().to_owned(),
+            target,
+        })
+    }
+}
+
+/// Accepts clients until the process is stopped.
+pub async fn run(
+    listen: SocketAddr,
+    upstream: Upstream,
+    printer: Arc<Printer>,
+) -> Result<(), String> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    info!("tracing on ws://{local}/ -> ws://{}", upstream.authority);
+    let upstream = Arc::new(upstream);
+    let mut next_id = 0;
+    loop {
+        let (client, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                warn!("accept failed: {e}");
+                continue;
+            }
+        };
+        next_id += 1;
+        tokio::spawn(relay(
+            next_id,
+            client,
+            peer,
+            upstream.clone(),
+            printer.clone(),
+        ));
+    }
+}
+
+/// The time now, since the UNIX epoch.
+fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// One connection: the trace both directions feed, and where it prints.
+struct Traced {
+    trace: Mutex<ConnTrace>,
+    printer: Arc<Printer>,
+}
+
+impl Traced {
+    fn feed(&self, dir: Dir, data: &[u8]) {
+        let mut records = Vec::new();
+        self.lock().feed(dir, now(), data, &mut records);
+        self.printer.print(&records);
+    }
+
+    fn end(&self, dir: Dir, how: &str) {
+        let mut records = Vec::new();
+        self.lock().end(dir, now(), how, &mut records);
+        self.printer.print(&records);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConnTrace> {
+        self.trace.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn relay(
+    id: u64,
+    client: TcpStream,
+    peer: SocketAddr,
+    upstream: Arc<Upstream>,
+    printer: Arc<Printer>,
+) {
+    let server = match TcpStream::connect(&upstream.authority).await {
+        Ok(server) => server,
+        Err(e) => {
+            warn!(%peer, "cannot reach the upstream {}: {e}", upstream.authority);
+            let body = format!("cannot reach the upstream {}: {e}\n", upstream.authority);
+            let answer = format!(
+                "HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let mut client = client;
+            let _ = client.write_all(answer.as_bytes()).await;
+            return;
+        }
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let server_addr = server.peer_addr().unwrap_or(peer);
+    printer.print(&[Record {
+        time: now(),
+        conn: id,
+        dir: None,
+        event: Event::Open {
+            client: peer,
+            server: server_addr,
+        },
+    }]);
+    let traced = Arc::new(Traced {
+        trace: Mutex::new(ConnTrace::new(id)),
+        printer,
+    });
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let upstream_head = async {
+        let mut from = client_read;
+        let mut to = server_write;
+        match relay_head(&mut from, &mut to, &upstream, &traced).await {
+            Ok(()) => pump(from, to, Dir::ClientToServer, &traced).await,
+            Err(how) => traced.end(Dir::ClientToServer, &how),
+        }
+    };
+    tokio::join!(
+        upstream_head,
+        pump(server_read, client_write, Dir::ServerToClient, &traced)
+    );
+}
+
+/// Relays the request head with the upstream's target and `Host`.
+async fn relay_head(
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    upstream: &Upstream,
+    traced: &Traced,
+) -> Result<(), String> {
+    let mut head = Vec::with_capacity(1024);
+    let end = loop {
+        if let Some(at) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break Some(at + 4);
+        }
+        if head.len() > MAX_HEAD {
+            break None;
+        }
+        let n = from
+            .read_buf(&mut head)
+            .await
+            .map_err(|e| format!("read error: {e}"))?;
+        if n == 0 {
+            // Relay what came; the trace says where the stream ended.
+            traced.feed(Dir::ClientToServer, &head);
+            let _ = to.write_all(&head).await;
+            let _ = to.shutdown().await;
+            return Err("EOF".into());
+        }
+    };
+    let bytes = match end {
+        Some(end) => {
+            let mut bytes = rewrite_head(&head[..end], upstream);
+            bytes.extend_from_slice(&head[end..]);
+            bytes
+        }
+        None => head,
+    };
+    traced.feed(Dir::ClientToServer, &bytes);
+    to.write_all(&bytes)
+        .await
+        .map_err(|e| format!("write error: {e}"))
+}
+
+/// The request head with the upstream's request target (when its URL had
+/// a path) and `Host`; every other byte as it was.
+fn rewrite_head(head: &[u8], upstream: &Upstream) -> Vec<u8> {
+    let text = head.strip_suffix(b"\r\n\r\n").unwrap_or(head);
+    let mut out = Vec::with_capacity(head.len() + 64);
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if i == 0 {
+            out.extend_from_slice(&request_line(line, upstream));
+        } else if line.len() > 5 && line[..5].eq_ignore_ascii_case(b"host:") {
+            out.extend_from_slice(b"Host: ");
+            out.extend_from_slice(upstream.host.as_bytes());
+        } else {
+            out.extend_from_slice(line);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+fn request_line(line: &[u8], upstream: &Upstream) -> Vec<u8> {
+    let Some(target) = &upstream.target else {
+        return line.to_vec();
+    };
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(method), Some(_), Some(version)) => {
+            [method, b" ", target.as_bytes(), b" ", version].concat()
+        }
+        _ => line.to_vec(),
+    }
+}
+
+/// Relays one direction until its end, tracing what passes.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Dir, traced: &Traced) {
+    let mut buf = vec![0; 64 << 10];
+    let how = loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) => break "EOF".to_owned(),
+            Ok(n) => n,
+            Err(e) => break format!("read error: {e}"),
+        };
+        // Relay first: the trace must not delay the peers more than it must.
+        if let Err(e) = to.write_all(&buf[..n]).await {
+            traced.feed(dir, &buf[..n]);
+            break format!("write error: {e}");
+        }
+        traced.feed(dir, &buf[..n]);
+    };
+    traced.end(dir, &how);
+    let _ = to.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls() {
+        let u = Upstream::parse("ws://127.0.0.1:9001/echo").unwrap();
+        assert_eq!(u.authority, "127.0.0.1:9001");
+        assert_eq!(u.target.as_deref(), Some("/echo"));
+        let u = Upstream::parse("ws://example.com").unwrap();
+        assert_eq!((u.authority.as_str(), u.target), ("example.com:80", None));
+        assert!(Upstream::parse("wss://example.com")
+            .unwrap_err()
+            .contains("TLS"));
+        assert!(Upstream::parse("http://example.com").is_err());
+    }
+
+    #[test]
+    fn the_head_names_the_upstream() {
+        let u = Upstream::parse("ws://10.0.0.1:9001/echo?x=1").unwrap();
+        let head = b"GET /chat HTTP/1.1\r\nhost: proxy:9002\r\nUpgrade: websocket\r\n\r\n";
+        assert_eq!(
+            rewrite_head(head, &u),
+            b"GET /echo?x=1 HTTP/1.1\r\nHost: 10.0.0.1:9001\r\nUpgrade: websocket\r\n\r\n"
+        );
+        let keep = Upstream::parse("ws://10.0.0.1:9001").unwrap();
+        assert_eq!(
+            rewrite_head(head, &keep),
+            b"GET /chat HTTP/1.1\r\nHost: 10.0.0.1:9001\r\nUpgrade: websocket\r\n\r\n"
+        );
+    }
+}
