@@ -1,0 +1,360 @@
+//! `rws trace` as a proxy over loopback: between the rws client and
+//! `rws serve`, and between a raw client and a raw server in the test that
+//! send a script of broken frames, each of which must be flagged on its
+//! own line.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use rws::{CloseCode, Message};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, ChildStdout, Command};
+
+async fn bounded<T>(test: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), test)
+        .await
+        .expect("test did not finish in time")
+}
+
+/// A running `rws trace` proxy: its address and its stdout lines.
+struct Trace {
+    _child: Child,
+    addr: String,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+/// Starts `rws trace --listen 127.0.0.1:0 --upstream UPSTREAM ARGS`.
+async fn trace(upstream: &str, args: &[&str]) -> Trace {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rws"))
+        .args(["trace", "--listen", "127.0.0.1:0", "--upstream", upstream])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start rws trace");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read stderr")
+            .expect("rws trace exited");
+        if let Some(rest) = line.split("tracing on ws://").nth(1) {
+            break rest.split('/').next().expect("an address").to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    Trace {
+        _child: child,
+        addr,
+        stdout,
+    }
+}
+
+impl Trace {
+    /// Reads lines until both directions of a connection have ended.
+    async fn until_both_ends(&mut self) -> Vec<String> {
+        self.until_ends(2).await
+    }
+
+    /// Reads lines until `count` "end of stream" lines were shown.
+    async fn until_ends(&mut self, count: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut ends = 0;
+        while ends < count {
+            let line = self
+                .stdout
+                .next_line()
+                .await
+                .expect("read stdout")
+                .expect("rws trace exited");
+            if line.contains("end of stream") {
+                ends += 1;
+            }
+            lines.push(line);
+        }
+        lines
+    }
+
+    async fn json_until_both_ends(&mut self) -> Vec<Value> {
+        self.until_both_ends()
+            .await
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
+}
+
+fn frames(records: &[Value]) -> Vec<&Value> {
+    records.iter().filter(|r| r["event"] == "frame").collect()
+}
+
+fn violations(record: &Value) -> Vec<String> {
+    record["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| v["kind"].as_str().expect("a kind").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn trace_relays_and_shows_an_echo_session() {
+    bounded(async {
+        let (_server, server) = common::serve(&[]).await;
+        let mut trace = trace(&format!("ws://{server}/echo"), &["--json"]).await;
+        // The client asks for another path: --upstream's path replaces it.
+        let (mut ws, _) = rws::connect(&format!("ws://{}/anything", trace.addr))
+            .await
+            .expect("connect through the proxy");
+        ws.send(Message::text("hello")).await.expect("send");
+        assert_eq!(
+            ws.recv().await.expect("echo").expect("ok"),
+            Message::text("hello")
+        );
+        ws.send(Message::binary(vec![0u8, 1, 2, 0xff]))
+            .await
+            .expect("send");
+        assert_eq!(
+            ws.recv().await.expect("echo").expect("ok"),
+            Message::binary(vec![0u8, 1, 2, 0xff])
+        );
+        ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+        let records = trace.json_until_both_ends().await;
+
+        assert_eq!(records[0]["event"], "open");
+        let heads: Vec<&Value> = records.iter().filter(|r| r["event"] == "head").collect();
+        assert_eq!(heads.len(), 2, "{records:#?}");
+        assert!(heads[0]["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("GET /echo HTTP/1.1\n"));
+        assert_eq!(heads[0]["from"], "client");
+        assert!(heads[1]["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP/1.1 101 "));
+
+        let frames = frames(&records);
+        assert_eq!(frames.len(), 6, "{frames:#?}");
+        let text = frames[0];
+        assert_eq!(text["from"], "client");
+        assert_eq!(text["opcode"], "text");
+        assert_eq!(text["fin"], true);
+        assert_eq!(text["mask"].as_str().map(str::len), Some(8));
+        assert_eq!(
+            (text["len"].as_u64(), &text["len_encoding"]),
+            (Some(5), &Value::from("7-bit"))
+        );
+        assert_eq!(text["text"], "hello");
+        assert_eq!(frames[1]["from"], "server");
+        assert_eq!(frames[1]["mask"], Value::Null);
+        assert_eq!(frames[3]["hex"], "000102ff");
+        assert_eq!(frames[4]["opcode"], "close");
+        assert_eq!(
+            (frames[4]["close_code"].as_u64(), &frames[4]["close_reason"]),
+            (Some(1000), &Value::from("bye"))
+        );
+        for frame in frames {
+            assert!(violations(frame).is_empty(), "{frame}");
+        }
+    })
+    .await;
+}
+
+/// Reads an HTTP head, byte by byte (nothing after it is taken).
+async fn read_head(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        tcp.read_exact(&mut byte).await.expect("an HTTP head");
+        head.push(byte[0]);
+    }
+    head
+}
+
+/// A raw client past the handshake (through the proxy at `addr`).
+async fn raw_client(addr: &str) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .expect("request");
+    let head = read_head(&mut tcp).await;
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    tcp
+}
+
+/// Writes a script of frames, then reads until the peer closes.
+async fn play(tcp: &mut TcpStream, script: &[Vec<u8>]) {
+    for frame in script {
+        tcp.write_all(frame).await.expect("write");
+    }
+    tcp.shutdown().await.expect("shutdown");
+    let mut rest = Vec::new();
+    let _ = tcp.read_to_end(&mut rest).await;
+}
+
+fn frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = vec![b0];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
+        n => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    let mut body = payload.to_vec();
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+        rws::frame::apply_mask(&mut body, key, 0);
+    }
+    out.extend(body);
+    out
+}
+
+const KEY: Option<[u8; 4]> = Some([1, 2, 3, 4]);
+
+#[tokio::test]
+async fn trace_flags_each_violation_on_its_frame() {
+    bounded(async {
+        let upstream = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let upstream_addr = upstream.local_addr().expect("addr");
+        let mut trace = trace(&format!("ws://{upstream_addr}"), &["--json"]).await;
+
+        // The server's script: every frame breaks one rule.
+        let mut non_minimal = vec![0x82, 126, 0, 3];
+        non_minimal.extend_from_slice(b"abc");
+        let server_script = vec![
+            frame(0x81, b"masked", KEY),         // masked server frame
+            frame(0xc1, b"rsv1", None),          // RSV1 with no extension
+            non_minimal,                         // 16-bit length for 3 bytes
+            frame(0x09, b"frag", None),          // fragmented ping
+            frame(0x8a, &[b'p'; 126], None),     // oversized pong
+            frame(0x83, b"", None),              // reserved opcode
+            frame(0x81, b"ok\xffbad", None),     // invalid UTF-8 at byte 2
+            frame(0x88, &[0x03, 0xed], None),    // close code 1005
+        ];
+        let server = async {
+            let (mut tcp, _) = upstream.accept().await.expect("accept");
+            read_head(&mut tcp).await;
+            tcp.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                  Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            )
+            .await
+            .expect("101");
+            play(&mut tcp, &server_script).await;
+        };
+        // The client's script.
+        let client_script = vec![
+            frame(0x81, b"unmasked", None),      // unmasked client frame
+            frame(0x80, b"cont", KEY),           // continuation with no message
+            frame(0x01, b"one", KEY),
+            frame(0x82, b"two", KEY),            // new message before the end
+            frame(0x88, &[0x03], KEY),           // close payload of 1 byte
+            frame(0x81, b"late", KEY),           // frame after close
+        ];
+        let client = async {
+            let mut tcp = raw_client(&trace.addr).await;
+            play(&mut tcp, &client_script).await;
+        };
+        tokio::join!(server, client);
+        let records = trace.json_until_both_ends().await;
+        let from = |side: &str| -> Vec<Vec<String>> {
+            frames(&records)
+                .into_iter()
+                .filter(|f| f["from"] == side)
+                .map(violations)
+                .collect()
+        };
+        assert_eq!(
+            from("server"),
+            [
+                vec!["masked_server_frame"],
+                vec!["reserved_bits"],
+                vec!["non_minimal_length"],
+                vec!["fragmented_control_frame"],
+                vec!["oversized_control_frame"],
+                vec!["reserved_opcode"],
+                vec!["invalid_utf8"],
+                vec!["invalid_close_code"],
+            ]
+        );
+        assert_eq!(
+            from("client"),
+            [
+                vec!["unmasked_client_frame"],
+                vec!["unexpected_continuation"],
+                vec![],
+                vec!["expected_continuation"],
+                vec!["close_length_1"],
+                vec!["frame_after_close"],
+            ]
+        );
+        let utf8 = frames(&records)
+            .into_iter()
+            .find(|f| violations(f) == ["invalid_utf8"])
+            .expect("the UTF-8 frame");
+        assert_eq!(utf8["violations"][0]["text"], "invalid UTF-8 at byte 2 of the message");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn trace_text_lines_messages_and_filters() {
+    bounded(async {
+        let (_server, server) = common::serve(&[]).await;
+        let mut trace = trace(
+            &format!("ws://{server}/echo"),
+            &["--messages", "--direction", "s2c", "--opcode", "text,close"],
+        )
+        .await;
+        // A fragmented text message with a ping between its fragments.
+        let mut tcp = raw_client(&trace.addr).await;
+        let script = [
+            frame(0x01, b"Hel", KEY),
+            frame(0x89, b"p", KEY),
+            frame(0x80, b"lo", KEY),
+            frame(0x88, &[0x03, 0xe8], KEY),
+        ];
+        play(&mut tcp, &script).await;
+        // The filter shows the end of the server's stream only.
+        let lines = trace.until_ends(1).await;
+        // Only what the server sent, and of that only text and close: the
+        // handshake's response, its notes, the echo as one message, the
+        // close; no pong, nothing the client sent.
+        assert!(lines.iter().all(|l| !l.contains(" C->S ")), "{lines:#?}");
+        assert!(lines.iter().all(|l| !l.contains("pong")), "{lines:#?}");
+        let message = lines
+            .iter()
+            .find(|l| l.contains(" text "))
+            .expect("the echo");
+        assert!(
+            message.contains(" S->C text   5 bytes in 1 frame \"Hello\""),
+            "{message}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" close ") && l.contains("code=1000")),
+            "{lines:#?}"
+        );
+    })
+    .await;
+}
