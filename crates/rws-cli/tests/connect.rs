@@ -233,3 +233,68 @@ async fn verbose_shows_the_handshake() {
     })
     .await;
 }
+
+/// On a terminal, lines that start with `/` are commands. The terminal is
+/// a pseudo-terminal from util-linux's `script`; a server in the test
+/// records what arrives.
+#[tokio::test]
+async fn slash_commands_work_on_a_terminal() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let mut ws = rws::accept(tcp).await.expect("handshake");
+            let mut seen = Vec::new();
+            while let Some(event) = ws.recv_event().await {
+                match event.expect("no error") {
+                    rws::Event::Ping(data) => seen.push(format!("ping {data:?}")),
+                    rws::Event::Message(Message::Text(text)) => {
+                        ws.send(Message::text(text.to_string()))
+                            .await
+                            .expect("echo");
+                        seen.push(format!("text {text}"));
+                    }
+                    rws::Event::CloseReceived(Some(frame)) => {
+                        seen.push(format!("close {} {}", frame.code, frame.reason))
+                    }
+                    _ => {}
+                }
+            }
+            seen
+        });
+        let command = format!("{} connect ws://{addr}/", env!("CARGO_BIN_EXE_rws"));
+        let mut child = Command::new("script")
+            .args(["-qfec", &command, "/dev/null"])
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("util-linux's script runs rws connect on a pseudo-terminal");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"/ping hi\nhello\n//slash\n/nope\n/close 4000 bye\n")
+            .await
+            .expect("write");
+        // stdin stays open: /close alone must end the session.
+        let output = child.wait_with_output().await.expect("output");
+        drop(stdin);
+        let shown = text(&output.stdout).replace('\r', "");
+        assert_eq!(
+            server.await.expect("server"),
+            [
+                "ping b\"hi\"",
+                "text hello",
+                "text /slash",
+                "close 4000 bye"
+            ]
+        );
+        assert!(shown.contains("< pong hi\n"), "{shown}");
+        // The terminal echoes the typed line, then the server's echo is shown.
+        let hellos = shown.lines().filter(|line| *line == "hello").count();
+        assert_eq!(hellos, 2, "{shown}");
+        assert!(shown.contains("unknown command /nope"), "{shown}");
+    })
+    .await;
+}
