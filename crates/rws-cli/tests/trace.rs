@@ -358,3 +358,289 @@ async fn trace_text_lines_messages_and_filters() {
     })
     .await;
 }
+
+/// One side of a TCP conversation in a test capture.
+struct Peer {
+    ip: [u8; 4],
+    port: u16,
+    seq: u32,
+}
+
+/// A TCP conversation written packet by packet into a capture, over
+/// Ethernet and IPv4, with times 1 ms apart.
+struct Conversation {
+    client: Peer,
+    server: Peer,
+    packets: Vec<(u64, Vec<u8>)>,
+}
+
+impl Conversation {
+    fn new() -> Conversation {
+        let client = Peer {
+            ip: [10, 0, 0, 1],
+            port: 50_123,
+            seq: 1_000,
+        };
+        let server = Peer {
+            ip: [10, 0, 0, 2],
+            port: 9001,
+            seq: 7_000,
+        };
+        Conversation {
+            client,
+            server,
+            packets: Vec::new(),
+        }
+    }
+
+    /// A segment from the client (or the server) with these flags and
+    /// payload; returns the bytes so that a test may reorder them.
+    fn segment(&mut self, from_client: bool, flags: &str, payload: &[u8]) -> Vec<u8> {
+        let (from, to) = if from_client {
+            (&mut self.client, &self.server)
+        } else {
+            (&mut self.server, &self.client)
+        };
+        let mut tcp = etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4(from.ip, to.ip, 64)
+            .tcp(from.port, to.port, from.seq, 65_535);
+        if flags.contains('S') {
+            tcp = tcp.syn();
+        }
+        if flags.contains('A') {
+            tcp = tcp.ack(to.seq);
+        }
+        if flags.contains('F') {
+            tcp = tcp.fin();
+        }
+        let mut bytes = Vec::new();
+        tcp.write(&mut bytes, payload).expect("a packet");
+        let used = payload.len() as u32 + u32::from(flags.contains('S') || flags.contains('F'));
+        from.seq = from.seq.wrapping_add(used);
+        bytes
+    }
+
+    fn send(&mut self, from_client: bool, flags: &str, payload: &[u8]) {
+        let packet = self.segment(from_client, flags, payload);
+        self.push(packet);
+    }
+
+    fn push(&mut self, packet: Vec<u8>) {
+        let time = 1_700_000_000_000_000 + 1000 * self.packets.len() as u64;
+        self.packets.push((time, packet));
+    }
+
+    /// The classic libpcap file (microseconds, Ethernet).
+    fn pcap(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for word in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+            out.extend(word.to_le_bytes());
+        }
+        for (micros, packet) in &self.packets {
+            let len = packet.len() as u32;
+            for word in [
+                (micros / 1_000_000) as u32,
+                (micros % 1_000_000) as u32,
+                len,
+                len,
+            ] {
+                out.extend(word.to_le_bytes());
+            }
+            out.extend(packet);
+        }
+        out
+    }
+
+    /// The same packets as pcapng: a section, an Ethernet interface with
+    /// the default microsecond resolution, enhanced packet blocks.
+    fn pcapng(&self) -> Vec<u8> {
+        fn block(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
+            let len = 12 + body.len() as u32;
+            out.extend(kind.to_le_bytes());
+            out.extend(len.to_le_bytes());
+            out.extend(body);
+            out.extend(len.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        let mut section = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        section.extend([1, 0, 0, 0]);
+        section.extend([0xff; 8]);
+        block(&mut out, 0x0a0d_0d0a, &section);
+        block(&mut out, 1, &[1, 0, 0, 0, 0xff, 0xff, 0, 0]);
+        for (micros, packet) in &self.packets {
+            let mut body = Vec::new();
+            let len = packet.len() as u32;
+            for word in [0, (micros >> 32) as u32, *micros as u32, len, len] {
+                body.extend(word.to_le_bytes());
+            }
+            body.extend(packet);
+            body.resize(body.len().next_multiple_of(4), 0);
+            block(&mut out, 6, &body);
+        }
+        out
+    }
+}
+
+/// A captured session: the handshake split over two segments, a masked
+/// text frame whose two segments arrive in reverse order, the echo, an
+/// unmasked client frame (a violation), the close handshake and FINs.
+fn captured_session() -> Conversation {
+    let mut c = Conversation::new();
+    c.send(true, "S", b"");
+    c.send(false, "SA", b"");
+    c.send(true, "A", b"");
+    c.send(
+        true,
+        "A",
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n",
+    );
+    c.send(
+        true,
+        "A",
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    );
+    c.send(
+        false,
+        "A",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    );
+    let text = frame(0x81, b"captured", KEY);
+    let first = c.segment(true, "A", &text[..5]);
+    let second = c.segment(true, "A", &text[5..]);
+    c.push(second);
+    c.push(first);
+    c.send(false, "A", &frame(0x81, b"captured", None));
+    c.send(true, "A", &frame(0x82, b"\x00\x01", None));
+    c.send(true, "A", &frame(0x88, &[0x03, 0xe8], KEY));
+    c.send(false, "A", &frame(0x88, &[0x03, 0xe8], None));
+    c.send(false, "FA", b"");
+    c.send(true, "FA", b"");
+    c
+}
+
+/// Runs `rws trace --pcap FILE ARGS` on `bytes`: its stdout lines.
+async fn trace_capture(name: &str, bytes: &[u8], args: &[&str]) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("rws-trace-{}-{name}", std::process::id()));
+    std::fs::write(&dir, bytes).expect("write the capture");
+    let output = Command::new(env!("CARGO_BIN_EXE_rws"))
+        .args(["trace", "--pcap"])
+        .arg(&dir)
+        .args(args)
+        .output()
+        .await
+        .expect("run rws trace --pcap");
+    let _ = std::fs::remove_file(&dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn trace_reads_pcap_and_pcapng_captures() {
+    bounded(async {
+        let session = captured_session();
+        let lines = trace_capture("a.pcap", &session.pcap(), &["--json"]).await;
+        let records: Vec<Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect();
+        assert_eq!(records[0]["event"], "open");
+        assert_eq!(records[0]["client"], "10.0.0.1:50123");
+        assert_eq!(records[0]["server"], "10.0.0.2:9001");
+        assert_eq!(records[0]["time"], "22:13:20.000000");
+        let heads: Vec<&Value> = records.iter().filter(|r| r["event"] == "head").collect();
+        assert_eq!(heads.len(), 2);
+        assert!(heads[0]["head"]
+            .as_str()
+            .unwrap()
+            .ends_with("Sec-WebSocket-Version: 13"));
+        let frames = frames(&records);
+        let summary: Vec<(String, String, Vec<String>)> = frames
+            .iter()
+            .map(|f| {
+                let shown = f["text"]
+                    .as_str()
+                    .or(f["hex"].as_str())
+                    .unwrap_or("")
+                    .to_owned();
+                (f["from"].as_str().unwrap().to_owned(), shown, violations(f))
+            })
+            .collect();
+        let s = |from: &str, shown: &str, v: &[&str]| {
+            (
+                from.to_owned(),
+                shown.to_owned(),
+                v.iter().map(|v| v.to_string()).collect(),
+            )
+        };
+        assert_eq!(
+            summary,
+            [
+                s("client", "captured", &[]),
+                s("server", "captured", &[]),
+                s("client", "0001", &["unmasked_client_frame"]),
+                s("client", "", &[]),
+                s("server", "", &[]),
+            ]
+        );
+        let ends = records
+            .iter()
+            .filter(|r| r["note"] == "end of stream (FIN)")
+            .count();
+        assert_eq!(ends, 2);
+
+        // pcapng gives the same trace.
+        let from_pcapng = trace_capture("a.pcapng", &session.pcapng(), &["--json"]).await;
+        assert_eq!(from_pcapng, lines);
+        // And text lines say the same.
+        let text = trace_capture("b.pcap", &session.pcap(), &["--direction", "c2s"]).await;
+        assert!(text.iter().all(|l| !l.contains("S->C")), "{text:#?}");
+        let unmasked = text
+            .iter()
+            .find(|l| l.contains(" binary "))
+            .expect("the binary frame");
+        assert!(
+            unmasked.ends_with("unmasked len=2 (7-bit) 0001  !! unmasked client frame"),
+            "{unmasked}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn trace_says_why_a_capture_cannot_be_read() {
+    bounded(async {
+        let output = Command::new(env!("CARGO_BIN_EXE_rws"))
+            .args(["trace", "--pcap", "/nonexistent/capture.pcap"])
+            .output()
+            .await
+            .expect("run");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("cannot open /nonexistent/capture.pcap"),
+            "{stderr}"
+        );
+        let dir = std::env::temp_dir().join(format!("rws-trace-{}-garbage", std::process::id()));
+        std::fs::write(&dir, b"this is not a capture at all").expect("write");
+        let output = Command::new(env!("CARGO_BIN_EXE_rws"))
+            .args(["trace", "--pcap"])
+            .arg(&dir)
+            .output()
+            .await
+            .expect("run");
+        let _ = std::fs::remove_file(&dir);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).starts_with("rws: "));
+    })
+    .await;
+}

@@ -480,7 +480,11 @@ impl Side {
                 self.closed = true;
                 frame.record.close = Some(read_close(&frame.control, &mut frame.record.violations));
             }
-            frame.record.preview = preview_of(&frame.preview, frame.seen, true);
+            // A close frame shows its code and reason instead; a ping's or
+            // pong's payload shows as text when it is printable UTF-8.
+            if opcode != 0x8 {
+                frame.record.preview = preview_of(&frame.preview, frame.seen, false);
+            }
             let record = frame.record;
             emit(Event::Frame(record.clone()));
             return emit(Event::Message(MessageRecord {

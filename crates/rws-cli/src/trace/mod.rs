@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use clap::{Args, ValueEnum};
 
 use analyze::ConnTrace;
-
+use capture::{Capture, CaptureEvent};
 use output::Output;
 use record::{Dir, Event, Record};
 
@@ -108,13 +108,15 @@ pub async fn run(args: TraceArgs) -> Result<(), String> {
     };
     let printer = Arc::new(Printer::new(output));
     if let Some(path) = args.pcap {
-        return Err(format!("{path:?}"));
+        return tokio::task::spawn_blocking(move || read_capture(&path, &printer))
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let upstream = proxy::Upstream::parse(args.upstream.as_deref().unwrap_or_default())?;
     proxy::run(args.listen, upstream, printer).await
 }
 
-#[cfg(any())]
+/// Traces every connection of a capture, in capture order.
 fn read_capture(path: &std::path::Path, printer: &Printer) -> Result<(), String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut capture =
@@ -132,7 +134,6 @@ fn read_capture(path: &std::path::Path, printer: &Printer) -> Result<(), String>
     Ok(())
 }
 
-#[cfg(any())]
 fn dir_of(from_client: bool) -> Dir {
     if from_client {
         Dir::ClientToServer
@@ -141,7 +142,7 @@ fn dir_of(from_client: bool) -> Dir {
     }
 }
 
-#[cfg(any())]
+/// Feeds one capture event to its connection's trace.
 fn trace_event(event: CaptureEvent, traces: &mut HashMap<u64, ConnTrace>, out: &mut Vec<Record>) {
     match event {
         CaptureEvent::Open {
