@@ -641,6 +641,25 @@ async fn trace_says_why_a_capture_cannot_be_read() {
         let _ = std::fs::remove_file(&dir);
         assert!(!output.status.success());
         assert!(String::from_utf8_lossy(&output.stderr).starts_with("rws: "));
+
+        // A capture cut in the middle of a record (a capture program killed
+        // mid-write) is traced as far as it goes, then the error is told.
+        let mut cut = captured_session().pcap();
+        cut.truncate(cut.len() - 30);
+        let path = std::env::temp_dir().join(format!("rws-trace-{}-cut", std::process::id()));
+        std::fs::write(&path, &cut).expect("write");
+        let output = Command::new(env!("CARGO_BIN_EXE_rws"))
+            .args(["trace", "--pcap"])
+            .arg(&path)
+            .output()
+            .await
+            .expect("run");
+        let _ = std::fs::remove_file(&path);
+        assert!(!output.status.success());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains(" S->C FIN rsv=000 close "), "{stdout}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("truncated capture"), "{stderr}");
     })
     .await;
 }

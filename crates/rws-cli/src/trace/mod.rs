@@ -13,7 +13,7 @@ mod record;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -42,7 +42,7 @@ pub struct TraceArgs {
     #[arg(long, required_unless_present = "pcap", value_name = "URL")]
     upstream: Option<String>,
     /// Read a libpcap or pcapng capture of ws:// traffic instead of
-    /// proxying.
+    /// proxying (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
     /// One JSON object per line.
@@ -116,22 +116,39 @@ pub async fn run(args: TraceArgs) -> Result<(), String> {
     proxy::run(args.listen, upstream, printer).await
 }
 
-/// Traces every connection of a capture, in capture order.
+/// Traces every connection of a capture, in capture order; `-` reads
+/// standard input (`tcpdump -w - | rws trace --pcap -`).
+///
+/// A damaged or cut capture (a capture program killed mid-write) is still
+/// traced as far as it goes; the error is reported at the end.
 fn read_capture(path: &std::path::Path, printer: &Printer) -> Result<(), String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut capture =
-        Capture::new(BufReader::new(file)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.display();
+    let input: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(|e| format!("cannot open {name}: {e}"))?)
+    };
+    let mut capture = Capture::new(BufReader::new(input)).map_err(|e| format!("{name}: {e}"))?;
     let mut traces: HashMap<u64, ConnTrace> = HashMap::new();
     let mut records = Vec::new();
-    while let Some(event) = capture
-        .next_event()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-    {
+    let mut failure = None;
+    loop {
+        let event = match capture.next_event() {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            // After an error, the reader still hands out what its
+            // connections held, then ends; a second error ends at once.
+            Err(e) if failure.is_none() => {
+                failure = Some(format!("{name}: {e}"));
+                continue;
+            }
+            Err(_) => break,
+        };
         trace_event(event, &mut traces, &mut records);
         printer.print(&records);
         records.clear();
     }
-    Ok(())
+    failure.map_or(Ok(()), Err)
 }
 
 fn dir_of(from_client: bool) -> Dir {
