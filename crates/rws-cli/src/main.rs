@@ -1,5 +1,6 @@
 //! `rws`: a WebSocket server, client and frame tracer on the command line.
 
+mod bench;
 mod connect;
 mod serve;
 mod trace;
@@ -26,6 +27,9 @@ enum Command {
     /// Show every frame between clients and a server (a proxy), or in a
     /// pcap/pcapng capture, with the protocol violations seen.
     Trace(trace::TraceArgs),
+    /// Load an echo endpoint: messages/s, latency, CPU per message; or
+    /// hold idle connections to measure the server's memory per connection.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Trace(args) => trace::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     // `rws connect` may leave a blocking read of stdin behind (the server

@@ -1,0 +1,73 @@
+//! The idle mode: opens many connections, holds them, and reads the
+//! server's resident memory before and after.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rws::handshake::ClientHandshake;
+use tokio::sync::Semaphore;
+
+use super::procfs::rss_kib;
+use super::wire::open;
+use super::ErrorKind;
+
+/// Handshakes in progress at once while opening.
+const CONCURRENT_OPENS: usize = 256;
+
+/// What the idle run found.
+pub struct IdleResult {
+    pub opened: usize,
+    pub opening: Duration,
+    pub rss_before_kib: Option<u64>,
+    pub rss_after_kib: Option<u64>,
+    pub errors: BTreeMap<ErrorKind, u64>,
+}
+
+/// Opens `count` connections, `CONCURRENT_OPENS` at a time, holds them
+/// for `hold` so that the server settles, and reads its memory.
+pub async fn run(
+    addr: SocketAddr,
+    handshake: Arc<ClientHandshake>,
+    request: Arc<Vec<u8>>,
+    count: usize,
+    server_pid: Option<u32>,
+    hold: Duration,
+) -> IdleResult {
+    let rss_before_kib = server_pid.and_then(rss_kib);
+    let permits = Arc::new(Semaphore::new(CONCURRENT_OPENS));
+    let began = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("open semaphore");
+        let (handshake, request) = (handshake.clone(), request.clone());
+        tasks.spawn(async move {
+            let opened = open(addr, &handshake, &request).await;
+            drop(permit);
+            opened
+        });
+    }
+    let mut held = Vec::with_capacity(count);
+    let mut errors = BTreeMap::new();
+    while let Some(done) = tasks.join_next().await {
+        match done.expect("an opening task") {
+            Ok((tcp, _)) => held.push(tcp),
+            Err(kind) => *errors.entry(kind).or_default() += 1,
+        }
+    }
+    let opening = began.elapsed();
+    tokio::time::sleep(hold).await;
+    let rss_after_kib = server_pid.and_then(rss_kib);
+    IdleResult {
+        opened: held.len(),
+        opening,
+        rss_before_kib,
+        rss_after_kib,
+        errors,
+    }
+}

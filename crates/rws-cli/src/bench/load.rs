@@ -1,0 +1,214 @@
+//! The load mode: connections that each keep `depth` messages in flight,
+//! on one current-thread runtime per thread, all started together.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use rws::handshake::ClientHandshake;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use super::wire::{open, EchoReader, Frames};
+use super::ErrorKind;
+
+/// Bytes read at a time by each connection.
+const READ_BUFFER: usize = 64 << 10;
+
+/// What every thread is given.
+pub struct Plan {
+    pub addr: SocketAddr,
+    pub handshake: ClientHandshake,
+    pub request: Vec<u8>,
+    pub frames: Frames,
+    pub depth: usize,
+    pub verify: bool,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// What one thread measured.
+pub struct ThreadResult {
+    /// Echoes received in the measured window.
+    pub messages: u64,
+    /// Round-trip times in the measured window, in microseconds.
+    pub latency: Histogram<u64>,
+    /// Connections opened, and how long opening them took.
+    pub opened: usize,
+    pub opening: Duration,
+    pub errors: BTreeMap<ErrorKind, u64>,
+}
+
+/// Per-thread counters, shared by its connection tasks.
+struct Stats {
+    measuring: Cell<bool>,
+    stopped: Cell<bool>,
+    messages: Cell<u64>,
+    latency: RefCell<Histogram<u64>>,
+    errors: RefCell<BTreeMap<ErrorKind, u64>>,
+}
+
+impl Stats {
+    fn error(&self, kind: ErrorKind) {
+        if !self.stopped.get() {
+            *self.errors.borrow_mut().entry(kind).or_default() += 1;
+        }
+    }
+}
+
+/// Runs `connections` connections on this thread: opens them, waits at
+/// `start` for every thread (and the caller), then loads them through
+/// the warmup and the measured window.
+pub fn run_thread(
+    plan: Arc<Plan>,
+    connections: usize,
+    start: Arc<Barrier>,
+    progress: Arc<AtomicU64>,
+) -> ThreadResult {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let stats = Rc::new(Stats {
+            measuring: Cell::new(false),
+            stopped: Cell::new(false),
+            messages: Cell::new(0),
+            latency: RefCell::new(latency_histogram()),
+            errors: RefCell::default(),
+        });
+        let began = Instant::now();
+        let opening: Vec<_> = (0..connections)
+            .map(|_| {
+                let plan = plan.clone();
+                tokio::task::spawn_local(async move {
+                    open(plan.addr, &plan.handshake, &plan.request).await
+                })
+            })
+            .collect();
+        let mut streams = Vec::with_capacity(connections);
+        for task in opening {
+            match task.await.expect("an opening task") {
+                Ok(opened) => streams.push(opened),
+                Err(kind) => stats.error(kind),
+            }
+        }
+        let opening = began.elapsed();
+        let opened = streams.len();
+        // Every thread is ready: start together.
+        start.wait();
+        for (tcp, leftover) in streams {
+            let task = drive(tcp, leftover, plan.clone(), stats.clone(), progress.clone());
+            tokio::task::spawn_local(task);
+        }
+        tokio::time::sleep(plan.warmup).await;
+        stats.measuring.set(true);
+        tokio::time::sleep(plan.duration).await;
+        stats.measuring.set(false);
+        stats.stopped.set(true);
+        let latency = stats.latency.borrow().clone();
+        let errors = stats.errors.borrow().clone();
+        ThreadResult {
+            messages: stats.messages.get(),
+            latency,
+            opened,
+            opening,
+            errors,
+        }
+    })
+}
+
+/// Keeps `depth` messages in flight on one connection until the thread
+/// stops (its tasks are dropped with the runtime).
+async fn drive(
+    tcp: TcpStream,
+    leftover: Vec<u8>,
+    plan: Arc<Plan>,
+    stats: Rc<Stats>,
+    progress: Arc<AtomicU64>,
+) {
+    let (mut read, mut write) = tcp.into_split();
+    let sent: RefCell<VecDeque<Instant>> = RefCell::new(VecDeque::with_capacity(plan.depth));
+    let credits = Cell::new(plan.depth);
+    let wake_writer = Notify::new();
+    let frames = &plan.frames;
+    let writer = async {
+        loop {
+            let k = credits.replace(0);
+            if k == 0 {
+                wake_writer.notified().await;
+                continue;
+            }
+            let now = Instant::now();
+            sent.borrow_mut().extend(std::iter::repeat_n(now, k));
+            if write
+                .write_all(&frames.bytes[..k * frames.frame_len])
+                .await
+                .is_err()
+            {
+                return ErrorKind::Io;
+            }
+        }
+    };
+    let reader = async {
+        let mut reader = EchoReader::new(frames, plan.verify);
+        let mut buf = vec![0; READ_BUFFER];
+        let mut first = Some(leftover);
+        loop {
+            let done = match first.take() {
+                Some(leftover) => reader.feed(&leftover),
+                None => match read.read(&mut buf).await {
+                    Ok(0) => Err(ErrorKind::Closed),
+                    Ok(n) => reader.feed(&buf[..n]),
+                    Err(_) => Err(ErrorKind::Io),
+                },
+            };
+            let done = match done {
+                Ok(done) => done,
+                Err(kind) => return kind,
+            };
+            if done == 0 {
+                continue;
+            }
+            let now = Instant::now();
+            {
+                let mut sent = sent.borrow_mut();
+                let measuring = stats.measuring.get();
+                let mut latency = stats.latency.borrow_mut();
+                for _ in 0..done {
+                    let Some(at) = sent.pop_front() else {
+                        return ErrorKind::Protocol;
+                    };
+                    if measuring {
+                        let micros = now.duration_since(at).as_micros() as u64;
+                        latency.saturating_record(micros.max(1));
+                    }
+                }
+                if measuring {
+                    stats.messages.set(stats.messages.get() + done as u64);
+                }
+            }
+            progress.fetch_add(done as u64, Ordering::Relaxed);
+            credits.set(credits.get() + done);
+            wake_writer.notify_one();
+        }
+    };
+    let kind = tokio::select! {
+        kind = writer => kind,
+        kind = reader => kind,
+    };
+    stats.error(kind);
+}
+
+/// A histogram of round trips from 1 µs to 100 s at 3 significant digits,
+/// fixed so that recording never allocates (values above are clamped).
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid bounds")
+}
