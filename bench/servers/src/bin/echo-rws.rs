@@ -1,0 +1,31 @@
+//! rws echo server: every message back as it came, until the peer closes.
+
+use rws::{Config, ServerBuilder, WebSocketConfig};
+use rws_bench_servers::{accept, listen, MAX_MESSAGE};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::io::Result<()> {
+    let listener = listen().await?;
+    let config = WebSocketConfig::default().protocol(
+        Config::default()
+            .max_message_size(MAX_MESSAGE)
+            .max_frame_size(MAX_MESSAGE),
+    );
+    loop {
+        let tcp = accept(&listener).await;
+        let config = config.clone();
+        tokio::spawn(async move {
+            if let Err(e) = echo(tcp, config).await {
+                eprintln!("echo-rws: {e}");
+            }
+        });
+    }
+}
+
+async fn echo(tcp: tokio::net::TcpStream, config: WebSocketConfig) -> Result<(), rws::Error> {
+    let mut ws = ServerBuilder::new().config(config).accept(tcp).await?;
+    while let Some(message) = ws.recv().await {
+        ws.send(message?).await?;
+    }
+    Ok(())
+}
