@@ -168,6 +168,7 @@ impl Harness {
         loop {
             let out = self.conn.pending_output();
             assert_eq!(self.conn.wants_write(), !out.is_empty());
+            assert!(out.len() <= self.conn.pending_output_len());
             let n = out.len().min(limit);
             if n == 0 {
                 return;
@@ -296,10 +297,14 @@ impl Harness {
             _ => {
                 // Consuming more than is pending consumes what is pending.
                 let extra = usize::from(input.byte().unwrap_or(0));
-                let out = self.conn.pending_output();
-                self.wire.extend_from_slice(out);
-                let n = out.len() + extra;
-                self.conn.consume_output(n);
+                let mut slices = [std::io::IoSlice::new(&[]); 64];
+                let parts = self.conn.pending_output_vectored(&mut slices);
+                for part in &slices[..parts] {
+                    self.wire.extend_from_slice(part);
+                }
+                let total = self.conn.pending_output_len();
+                assert_eq!(slices[..parts].iter().map(|s| s.len()).sum::<usize>(), total);
+                self.conn.consume_output(total + extra);
                 // What may follow is the held-back pong, released on draining.
                 let left = self.conn.pending_output();
                 if !left.is_empty() {

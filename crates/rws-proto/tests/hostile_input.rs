@@ -20,7 +20,7 @@ fn run_with(mut conn: Connection, chunks: &[Vec<u8>], eof: bool) -> (Vec<Event>,
         while let Some(event) = conn.poll_event() {
             events.push(event);
         }
-        let n = conn.pending_output().len();
+        let n = conn.pending_output_len();
         conn.consume_output(n);
     }
     if eof {

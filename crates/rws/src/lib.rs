@@ -51,6 +51,9 @@ mod error;
 mod handshake_util;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod read_buffer;
+
+/// The most parts of the queued output given to one vectored write.
+const WRITE_SLICES: usize = 16;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 

@@ -7,9 +7,8 @@ const INITIAL: usize = 4 << 10;
 /// A reusable buffer for reads from the transport.
 ///
 /// An idle connection holds no read buffer: [`idle`](Self::idle) frees it
-/// when a read would block. The size it had is remembered, halved at each
-/// idle spell, so a busy connection does not grow it again from 4 KiB every
-/// time while a quiet one drifts back to the initial size.
+/// when a read would block. The size it had is remembered, so a busy
+/// connection does not grow it again from 4 KiB after every pause.
 #[derive(Debug)]
 pub(crate) struct ReadBuffer {
     buf: Vec<u8>,
@@ -27,12 +26,33 @@ impl ReadBuffer {
         }
     }
 
-    /// The space to read into, allocated if needed.
+    /// The space to read into, allocated (zeroed) if needed: for readers
+    /// that need initialized memory (`std::io::Read`).
     pub(crate) fn space(&mut self) -> &mut [u8] {
         if self.buf.len() < self.size {
             self.buf = vec![0; self.size];
         }
         &mut self.buf
+    }
+
+    /// The space to read into as uninitialized memory, allocated if needed
+    /// but never zeroed: for readers that track what they initialize
+    /// (tokio's `ReadBuf`). Use [`filled_uninit`](Self::filled_uninit)
+    /// after the read.
+    pub(crate) fn spare(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        if self.buf.capacity() < self.size {
+            self.buf = Vec::with_capacity(self.size);
+        }
+        self.buf.clear();
+        self.buf.spare_capacity_mut()
+    }
+
+    /// After a read of `n` bytes into [`spare`](Self::spare): grows the
+    /// size for the next read if this one filled the space.
+    pub(crate) fn filled_uninit(&mut self, n: usize) {
+        if n == self.buf.capacity() && self.size < self.max {
+            self.size = (self.size * 2).min(self.max);
+        }
     }
 
     /// The first `n` bytes of the space, after a read of `n` bytes. A read
@@ -44,10 +64,11 @@ impl ReadBuffer {
         &self.buf[..n.min(self.buf.len())]
     }
 
-    /// A read would block: give the memory back until data arrives.
+    /// A read would block: give the memory back until data arrives. The
+    /// size is kept: a connection that needed large reads gets them again
+    /// at once (the memory is only taken while reading).
     pub(crate) fn idle(&mut self) {
         self.buf = Vec::new();
-        self.size = (self.size / 2).max(INITIAL);
     }
 
     /// The bytes currently allocated.
@@ -77,12 +98,7 @@ mod tests {
         b.filled(10);
         b.idle();
         assert_eq!(b.allocated(), 0, "an idle connection holds no buffer");
-        assert_eq!(b.space().len(), 32 << 10, "the size decays by half");
-        b.idle();
-        b.idle();
-        b.idle();
-        b.idle();
-        assert_eq!(b.space().len(), 4 << 10);
+        assert_eq!(b.space().len(), 64 << 10, "the size is kept");
     }
 
     #[test]
@@ -95,5 +111,24 @@ mod tests {
         let n = b.space().len();
         b.filled(n);
         assert_eq!(b.space().len(), len, "never past the maximum");
+    }
+
+    #[test]
+    fn spare_space_grows_the_same_way_and_is_freed_when_idle() {
+        let mut b = ReadBuffer::new(16 << 10);
+        assert_eq!(b.spare().len(), 4 << 10);
+        b.filled_uninit(100);
+        assert_eq!(b.spare().len(), 4 << 10, "a partial read keeps the size");
+        let n = b.spare().len();
+        b.filled_uninit(n);
+        assert_eq!(b.spare().len(), 8 << 10, "a full read doubles it");
+        let n = b.spare().len();
+        b.filled_uninit(n);
+        let n = b.spare().len();
+        b.filled_uninit(n);
+        assert_eq!(b.spare().len(), 16 << 10, "up to the maximum");
+        b.idle();
+        assert_eq!(b.allocated(), 0);
+        assert_eq!(b.spare().len(), 16 << 10);
     }
 }

@@ -7,6 +7,7 @@
 //! it bytes, writes out what it queues and enforces timeouts.
 
 mod compression;
+mod output;
 mod read;
 mod write;
 
@@ -20,6 +21,7 @@ use crate::error::ProtocolError;
 use crate::message::{Message, MessageKind, Utf8Bytes};
 
 use self::compression::Compression;
+use self::output::Output;
 use self::read::Reader;
 use self::write::MaskSource;
 
@@ -211,8 +213,7 @@ pub struct Connection {
     config: Config,
     state: State,
     reader: Reader,
-    out: Vec<u8>,
-    out_pos: usize,
+    out: Output,
     masks: MaskSource,
     sending: Option<MessageKind>,
     /// A pong held back while output was waiting (see `queue_pong`).
@@ -232,9 +233,6 @@ enum Pending {
     Eof,
 }
 
-/// Output buffers larger than this are freed, not kept, once drained.
-const KEEP_OUTPUT_CAPACITY: usize = 64 << 10;
-
 impl Connection {
     /// A connection in the [`State::Open`] state.
     pub fn new(role: Role, config: Config) -> Connection {
@@ -243,8 +241,7 @@ impl Connection {
             config,
             state: State::Open,
             reader: Reader::default(),
-            out: Vec::new(),
-            out_pos: 0,
+            out: Output::default(),
             masks: MaskSource::default(),
             sending: None,
             pong: None,
@@ -318,29 +315,54 @@ impl Connection {
         }
     }
 
-    /// The bytes waiting to be written to the transport.
+    /// The next bytes waiting to be written to the transport: all of them,
+    /// or, when large payloads are queued without a copy (a server's
+    /// messages of 8 KiB or more), the part before the next such payload.
+    /// Write them, [`consume_output`](Self::consume_output) what was
+    /// written, and go on while [`wants_write`](Self::wants_write);
+    /// [`pending_output_vectored`](Self::pending_output_vectored) gives
+    /// every part at once for a vectored write.
     pub fn pending_output(&self) -> &[u8] {
-        self.out.get(self.out_pos..).unwrap_or_default()
+        self.out.pending()
     }
 
-    /// Marks the first `n` bytes of [`pending_output`](Self::pending_output)
-    /// as written.
+    /// Fills `slices` with the parts of the queued output, in order, for a
+    /// vectored write (`write_vectored`): how many were set. Large payloads
+    /// of a server's messages are parts of their own, never copied.
+    ///
+    /// ```
+    /// use std::io::IoSlice;
+    /// use rws_proto::{Config, Connection, Message, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let payload = rws_proto::bytes::Bytes::from(vec![0u8; 60 << 10]);
+    /// server.send(Message::Binary(payload.clone())).unwrap();
+    /// let mut slices = [IoSlice::new(&[]); 4];
+    /// let n = server.pending_output_vectored(&mut slices);
+    /// assert_eq!(n, 2, "the header, then the payload");
+    /// assert_eq!(slices[1].as_ptr(), payload.as_ptr(), "not copied");
+    /// assert_eq!(server.pending_output_len(), 4 + (60 << 10));
+    /// ```
+    pub fn pending_output_vectored<'a>(&'a self, slices: &mut [std::io::IoSlice<'a>]) -> usize {
+        self.out.pending_vectored(slices)
+    }
+
+    /// How many bytes are waiting to be written, in all.
+    pub fn pending_output_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Marks the first `n` bytes of the queued output as written (they may
+    /// span several parts of a vectored write).
     pub fn consume_output(&mut self, n: usize) {
-        self.out_pos = self.out_pos.saturating_add(n).min(self.out.len());
-        if self.out_pos == self.out.len() {
-            self.out_pos = 0;
-            if self.out.capacity() > KEEP_OUTPUT_CAPACITY {
-                self.out = Vec::new();
-            } else {
-                self.out.clear();
-            }
+        if self.out.consume(n) {
             self.release_pong();
         }
     }
 
     /// Whether bytes are waiting to be written.
     pub fn wants_write(&self) -> bool {
-        self.out_pos < self.out.len()
+        self.out.len() > 0
     }
 
     /// The transport reached end of file. Unless the close handshake was

@@ -264,6 +264,15 @@ impl Connection {
                 }
             }
             None => {
+                if start == 0 && !streaming {
+                    // The first bytes of a message: room for the rest of
+                    // this frame, up to what arrived plus a bound, so that
+                    // the buffer does not grow by doubling (and copying)
+                    // while a large frame comes in, yet an announced length
+                    // alone never reserves more than RESERVE_AHEAD.
+                    let frame_left = (header.payload_len - offset) as usize;
+                    target.reserve(frame_left.min(chunk.len().max(RESERVE_AHEAD)));
+                }
                 target.extend_from_slice(chunk);
                 if let Some(key) = header.mask {
                     apply_mask(&mut target[start..], key, offset as usize);
@@ -334,6 +343,10 @@ impl Connection {
         Ok(())
     }
 }
+
+/// The most a message buffer reserves ahead of the bytes received, from a
+/// frame's announced length.
+const RESERVE_AHEAD: usize = 64 << 10;
 
 /// Corrupt deflate data is invalid payload data (1007); `None` for output
 /// over the limit, which the caller reports with its sizes.

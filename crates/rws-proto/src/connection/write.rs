@@ -1,5 +1,8 @@
 //! The output side: commands that queue frames.
 
+use bytes::Bytes;
+
+use super::output::SHARE_AT_LEAST;
 use super::{Connection, Role, State};
 use crate::close::CloseFrame;
 use crate::error::SendError;
@@ -28,7 +31,9 @@ impl Connection {
                 return Ok(());
             }
         }
-        self.write_frame(true, opcode, message.as_payload());
+        let mut header = FrameHeader::new(opcode, message.as_payload().len() as u64);
+        header.fin = true;
+        self.write_header_and_shared(header, message.into_payload());
         Ok(())
     }
 
@@ -145,6 +150,19 @@ impl Connection {
         self.append_frame(header, payload);
     }
 
+    /// As `write_header_and`, for an owned payload: a large one that needs
+    /// no mask (the server's) is queued by reference instead of copied.
+    fn write_header_and_shared(&mut self, header: FrameHeader, payload: Bytes) {
+        if self.role == Role::Client || payload.len() < SHARE_AT_LEAST {
+            return self.write_header_and(header, &payload);
+        }
+        if let Some(pong) = self.pong.take() {
+            self.append_frame(FrameHeader::new(OpCode::Pong, pong.len() as u64), &pong);
+        }
+        header.encode(self.out.buffer());
+        self.out.push_shared(payload);
+    }
+
     /// RFC 6455 §5.5.2–5.5.3: answer a ping. When [`PONG_BACKLOG`] bytes or
     /// more are already waiting (the peer is not reading, or a large message
     /// is on its way), the pong is held back and a later ping's pong
@@ -152,7 +170,7 @@ impl Connection {
     /// recently processed Ping frame"), so a ping flood cannot grow the
     /// output.
     pub(super) fn queue_pong(&mut self, payload: bytes::Bytes) {
-        if self.pending_output().len() >= PONG_BACKLOG {
+        if self.pending_output_len() >= PONG_BACKLOG {
             self.pong = Some(payload);
         } else {
             // A pong held back earlier answers an older ping: this one
@@ -176,12 +194,13 @@ impl Connection {
         if self.role == Role::Client {
             header.mask = Some(self.masks.next_key());
         }
-        self.out.reserve(header.encoded_len() + payload.len());
-        header.encode(&mut self.out);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
+        let out = self.out.buffer();
+        out.reserve(header.encoded_len() + payload.len());
+        header.encode(out);
+        let start = out.len();
+        out.extend_from_slice(payload);
         if let Some(key) = header.mask {
-            apply_mask(&mut self.out[start..], key, 0);
+            apply_mask(&mut out[start..], key, 0);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The blocking engine behind [`WebSocket`](super::WebSocket): it moves
 //! bytes between the stream and the core, one call at a time.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 
 use rws_proto::deflate::DeflateParams;
@@ -9,7 +9,7 @@ use rws_proto::{Closed, Connection, Event, Message, Role, State};
 
 use super::socket::{is_timeout, Deadline, SocketOf};
 use crate::read_buffer::ReadBuffer;
-use crate::{closing, Error, WebSocketConfig};
+use crate::{closing, Error, WebSocketConfig, WRITE_SLICES};
 
 pub(crate) struct Inner<S> {
     pub(crate) stream: S,
@@ -152,8 +152,10 @@ impl<S: Read + Write> Inner<S> {
 
     /// Writes until fewer than `limit` bytes are queued.
     fn write_out(&mut self, limit: usize) -> io::Result<()> {
-        while self.conn.pending_output().len() >= limit.max(1) {
-            match self.stream.write(self.conn.pending_output()) {
+        while self.conn.pending_output_len() >= limit.max(1) {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let parts = self.conn.pending_output_vectored(&mut slices);
+            match self.stream.write_vectored(&slices[..parts]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.conn.consume_output(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -2,7 +2,7 @@
 //! split halves: it moves bytes between the transport and the core.
 
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::read_buffer::ReadBuffer;
-use crate::{closing, Error, WebSocketConfig};
+use crate::{closing, Error, WebSocketConfig, WRITE_SLICES};
 
 #[derive(Debug)]
 pub(crate) struct Inner<S> {
@@ -120,8 +120,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if n == 0 {
                 self.eof = true;
                 self.conn.handle_eof();
-            } else if self.conn.state() != State::Closed {
-                self.conn.handle_input(self.read_buf.filled(n));
             }
         }
     }
@@ -201,8 +199,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Writes until fewer than `limit` bytes are queued.
     fn poll_write_out_to(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<io::Result<()>> {
-        while self.conn.pending_output().len() >= limit.max(1) {
-            let n = ready!(Pin::new(&mut self.stream).poll_write(cx, self.conn.pending_output()))?;
+        while self.conn.pending_output_len() >= limit.max(1) {
+            let stream = Pin::new(&mut self.stream);
+            let n = if stream.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+                let parts = self.conn.pending_output_vectored(&mut slices);
+                ready!(stream.poll_write_vectored(cx, &slices[..parts]))?
+            } else {
+                ready!(stream.poll_write(cx, self.conn.pending_output()))?
+            };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -211,10 +216,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Reads once from the transport and hands the bytes to the core
+    /// (unless it is closed): how many bytes, 0 at end of file.
+    ///
+    /// The read goes into uninitialized memory: `ReadBuf` knows which bytes
+    /// the stream filled, so the buffer is never zeroed.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let mut buf = ReadBuf::new(self.read_buf.space());
+        let mut buf = ReadBuf::uninit(self.read_buf.spare());
         match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
-            Poll::Ready(result) => Poll::Ready(result.map(|()| buf.filled().len())),
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len();
+                if n > 0 && self.conn.state() != State::Closed {
+                    self.conn.handle_input(buf.filled());
+                }
+                self.read_buf.filled_uninit(n);
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
                 // The connection is quiet: hold no read buffer meanwhile.
                 self.read_buf.idle();

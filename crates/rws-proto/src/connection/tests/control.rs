@@ -133,13 +133,13 @@ fn rfc6455_5_5_3_while_output_waits_only_the_latest_pong_is_kept() {
     for role in ROLES {
         let mut conn = Connection::new(role, defaults());
         conn.send(Message::binary(vec![7u8; 5000])).unwrap();
-        let waiting = conn.pending_output().len();
+        let waiting = conn.pending_output_len();
         for i in 0..1000u32 {
             conn.handle_input(&frame_to(role, true, PING, &i.to_be_bytes()));
         }
         let evs = events(&mut conn);
         assert_eq!(evs.len(), 1000);
-        assert_eq!(conn.pending_output().len(), waiting, "no pong appended");
+        assert_eq!(conn.pending_output_len(), waiting, "no pong appended");
         conn.send(Message::text("after")).unwrap();
         let frames = sent(&mut conn);
         assert_eq!(frames.len(), 3);
@@ -151,8 +151,10 @@ fn rfc6455_5_5_3_while_output_waits_only_the_latest_pong_is_kept() {
         conn.handle_input(&frame_to(role, true, PING, b"x"));
         conn.handle_input(&frame_to(role, true, PING, b"y"));
         assert_eq!(events(&mut conn), [ping(b"x"), ping(b"y")]);
-        assert_eq!(sent(&mut conn).len(), 1);
-        assert_eq!(sent(&mut conn), [(OpCode::Pong, b"y".to_vec())]);
+        // Draining the message releases the pong, which follows it.
+        let frames = sent(&mut conn);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1], (OpCode::Pong, b"y".to_vec()));
         assert!(!conn.wants_write());
     }
 }
@@ -166,7 +168,7 @@ fn rfc6455_5_5_3_a_held_back_pong_never_follows_a_newer_one() {
         assert_eq!(events(&mut conn), [ping(b"A")]);
         // Part of the output is written: below the backlog, B's pong is
         // appended at once and A's, now stale, is dropped.
-        let n = conn.pending_output().len() - 100;
+        let n = conn.pending_output_len() - 100;
         conn.consume_output(n);
         conn.handle_input(&frame_to(role, true, PING, b"B"));
         assert_eq!(events(&mut conn), [ping(b"B")]);

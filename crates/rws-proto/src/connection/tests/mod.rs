@@ -142,10 +142,16 @@ fn drain(conn: &mut Connection) -> (Vec<Event>, Vec<u8>) {
     (evs, out)
 }
 
-/// All pending output, marked as written.
+/// All pending output, marked as written, taken part by part as a
+/// transport would.
 fn output(conn: &mut Connection) -> Vec<u8> {
-    let out = conn.pending_output().to_vec();
-    conn.consume_output(out.len());
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        let part = conn.pending_output().to_vec();
+        assert!(!part.is_empty(), "wants_write with nothing pending");
+        conn.consume_output(part.len());
+        out.extend(part);
+    }
     out
 }
 

@@ -1,0 +1,179 @@
+//! The queue of bytes waiting for the transport: frames are encoded into a
+//! contiguous buffer, and large unmasked payloads are queued by reference
+//! (shared [`Bytes`], not copied) between the buffered parts, for a
+//! vectored write.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes};
+
+/// Output buffers larger than this are freed, not kept, once drained.
+const KEEP_CAPACITY: usize = 64 << 10;
+
+/// Payloads at least this large are queued by reference when they need no
+/// masking: below it, a copy costs less than a segment of its own.
+pub(super) const SHARE_AT_LEAST: usize = 8 << 10;
+
+/// The queued output, in order: the `segments`, then `tail[pos..]`.
+#[derive(Debug, Default)]
+pub(super) struct Output {
+    /// Complete parts queued before the tail: frozen buffered bytes and
+    /// shared payloads. None is empty.
+    segments: VecDeque<Bytes>,
+    /// Their total length.
+    segments_len: usize,
+    /// Where frames are encoded, after every segment.
+    tail: Vec<u8>,
+    /// How much of the tail was written (when no segment is left).
+    pos: usize,
+}
+
+impl Output {
+    /// The buffer new frames are encoded into (after everything queued).
+    pub(super) fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.tail
+    }
+
+    /// Queues `payload` by reference after what is buffered.
+    pub(super) fn push_shared(&mut self, payload: Bytes) {
+        if payload.is_empty() {
+            return;
+        }
+        self.freeze_tail();
+        self.segments_len += payload.len();
+        self.segments.push_back(payload);
+    }
+
+    /// Moves the unwritten tail to the segments, so that what comes next
+    /// goes after a shared payload.
+    fn freeze_tail(&mut self) {
+        if self.pos < self.tail.len() {
+            let mut tail = Bytes::from(std::mem::take(&mut self.tail));
+            tail.advance(self.pos);
+            self.segments_len += tail.len();
+            self.segments.push_back(tail);
+        } else {
+            self.tail.clear();
+        }
+        self.pos = 0;
+    }
+
+    /// The next contiguous bytes to write (not always all of them).
+    pub(super) fn pending(&self) -> &[u8] {
+        match self.segments.front() {
+            Some(first) => first,
+            None => self.tail.get(self.pos..).unwrap_or_default(),
+        }
+    }
+
+    /// Fills `slices` with the queued bytes, in order: how many were set.
+    pub(super) fn pending_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let tail = self.tail.get(self.pos..).unwrap_or_default();
+        let parts = self
+            .segments
+            .iter()
+            .map(|s| &s[..])
+            .chain(Some(tail).filter(|t| !t.is_empty()));
+        let mut n = 0;
+        for (slot, part) in slices.iter_mut().zip(parts) {
+            *slot = IoSlice::new(part);
+            n += 1;
+        }
+        n
+    }
+
+    /// All the bytes queued.
+    pub(super) fn len(&self) -> usize {
+        self.segments_len + self.tail.len() - self.pos
+    }
+
+    /// Marks `n` bytes as written; true once everything is.
+    pub(super) fn consume(&mut self, mut n: usize) -> bool {
+        while n > 0 {
+            let Some(first) = self.segments.front_mut() else {
+                break;
+            };
+            let step = n.min(first.len());
+            first.advance(step);
+            self.segments_len -= step;
+            n -= step;
+            if first.is_empty() {
+                self.segments.pop_front();
+            }
+        }
+        if self.segments.is_empty() {
+            self.pos = self.pos.saturating_add(n).min(self.tail.len());
+        }
+        let drained = self.segments.is_empty() && self.pos == self.tail.len();
+        if drained {
+            self.pos = 0;
+            if self.tail.capacity() > KEEP_CAPACITY {
+                self.tail = Vec::new();
+            } else {
+                self.tail.clear();
+            }
+        }
+        drained
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn everything(output: &Output) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = output.pending_vectored(&mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn shared_payloads_keep_their_place_and_are_not_copied() {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"head");
+        let payload = Bytes::from(vec![7u8; 10]);
+        let address = payload.as_ptr();
+        output.push_shared(payload);
+        output.buffer().extend_from_slice(b"next");
+        assert_eq!(output.len(), 18);
+        assert_eq!(
+            everything(&output),
+            b"head\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07next"
+        );
+        assert_eq!(output.pending(), b"head");
+        assert!(!output.consume(4));
+        assert_eq!(output.pending().as_ptr(), address, "the payload itself");
+        // A write that ends inside a segment, another across into the tail.
+        assert!(!output.consume(3));
+        assert_eq!(output.pending().len(), 7);
+        assert!(!output.consume(9));
+        assert_eq!(output.pending(), b"xt");
+        assert!(output.consume(2));
+        assert_eq!(output.len(), 0);
+        assert!(output.pending().is_empty());
+    }
+
+    #[test]
+    fn a_partly_written_tail_is_frozen_from_where_it_was() {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"abcdef");
+        assert!(!output.consume(2));
+        output.push_shared(Bytes::from_static(b"XY"));
+        assert_eq!(everything(&output), b"cdefXY");
+        assert_eq!(output.len(), 6);
+        assert!(output.consume(6));
+    }
+
+    #[test]
+    fn few_slices_take_the_first_parts() {
+        let mut output = Output::default();
+        for part in [&b"a"[..], b"b", b"c"] {
+            output.buffer().extend_from_slice(b"-");
+            output.push_shared(Bytes::copy_from_slice(part));
+        }
+        let mut slices = [IoSlice::new(&[]); 2];
+        assert_eq!(output.pending_vectored(&mut slices), 2);
+        assert_eq!((&slices[0][..], &slices[1][..]), (&b"-"[..], &b"a"[..]));
+    }
+}
