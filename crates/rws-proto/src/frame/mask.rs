@@ -14,25 +14,32 @@
 /// apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
 /// assert_eq!(&payload, b"Hello");
 /// ```
+#[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate(key, offset);
     let (words, tail) = buf.as_chunks_mut::<8>();
-    let wide = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    for word in words {
-        *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
+    if !words.is_empty() {
+        let wide = u64::from_ne_bytes([
+            key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+        ]);
+        for word in words {
+            *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
+        }
     }
-    // Eight is a multiple of four: the tail starts at key phase 0.
-    for (byte, k) in tail.iter_mut().zip(key.iter().cycle()) {
-        *byte ^= k;
+    // Eight is a multiple of four: the tail starts at key phase 0. Short
+    // payloads (most control frames and small messages) only take this
+    // loop.
+    for (i, byte) in tail.iter_mut().enumerate() {
+        *byte ^= key[i & 3];
     }
 }
 
+/// The key as seen from `offset` bytes into the payload.
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut out = key;
-    out.rotate_left(offset % 4);
-    out
+    // Byte `offset % 4` of the key comes first: a rotation of the
+    // little-endian word by that many bytes.
+    let shift = 8 * (offset % 4) as u32;
+    u32::from_le_bytes(key).rotate_right(shift).to_le_bytes()
 }
 
 #[cfg(test)]
