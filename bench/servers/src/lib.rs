@@ -51,6 +51,19 @@ pub async fn accept(listener: &TcpListener) -> TcpStream {
     }
 }
 
+/// Whether an I/O error is the peer going away (the load generator drops its
+/// connections at the end of a run without a close handshake): not worth a
+/// line on stderr.
+pub fn is_disconnect(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (RFC 6455 §4.2.2).
 pub fn accept_key(key: &[u8]) -> String {
     let mut sha1 = sha1_smol::Sha1::new();
@@ -65,7 +78,8 @@ pub fn accept_key(key: &[u8]) -> String {
 /// `peek` and then read exactly. Only the key is checked; this is a
 /// benchmark peer, not a validating server.
 pub async fn upgrade(tcp: &mut TcpStream) -> io::Result<()> {
-    let head = read_upgrade_head(tcp).await?;
+    // Boxed, so that its buffers do not stay in the connection's task.
+    let head = Box::pin(read_upgrade_head(tcp)).await?;
     let key = upgrade_key(&head)?;
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\

@@ -3,7 +3,7 @@
 //! reassembles fragmented messages and checks UTF-8), as its README does.
 
 use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket, WebSocketError};
-use rws_bench_servers::{accept, listen, upgrade, MAX_MESSAGE};
+use rws_bench_servers::{accept, is_disconnect, listen, upgrade, MAX_MESSAGE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -12,9 +12,10 @@ async fn main() -> std::io::Result<()> {
         let tcp = accept(&listener).await;
         tokio::spawn(async move {
             match echo(tcp).await {
-                Ok(()) | Err(WebSocketError::ConnectionClosed) => {}
-                Err(WebSocketError::IoError(e))
-                    if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+                Ok(())
+                | Err(WebSocketError::ConnectionClosed)
+                | Err(WebSocketError::UnexpectedEOF) => {}
+                Err(WebSocketError::IoError(e)) if is_disconnect(&e) => {}
                 Err(e) => eprintln!("echo-fastwebsockets: {e}"),
             }
         });

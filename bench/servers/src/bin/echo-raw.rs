@@ -4,7 +4,7 @@
 //! bytes arrive (so that idle connections stay small). No framing, no
 //! allocation per read.
 
-use rws_bench_servers::{accept, listen, upgrade};
+use rws_bench_servers::{accept, is_disconnect, listen, upgrade};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,10 +13,9 @@ async fn main() -> std::io::Result<()> {
     loop {
         let tcp = accept(&listener).await;
         tokio::spawn(async move {
-            if let Err(e) = echo(tcp).await {
-                if e.kind() != std::io::ErrorKind::ConnectionReset {
-                    eprintln!("echo-raw: {e}");
-                }
+            match echo(tcp).await {
+                Err(e) if !is_disconnect(&e) => eprintln!("echo-raw: {e}"),
+                _ => {}
             }
         });
     }

@@ -1,7 +1,7 @@
 //! rws echo server: every message back as it came, until the peer closes.
 
 use rws::{Config, ServerBuilder, WebSocketConfig};
-use rws_bench_servers::{accept, listen, MAX_MESSAGE};
+use rws_bench_servers::{accept, is_disconnect, listen, MAX_MESSAGE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -15,8 +15,10 @@ async fn main() -> std::io::Result<()> {
         let tcp = accept(&listener).await;
         let config = config.clone();
         tokio::spawn(async move {
-            if let Err(e) = echo(tcp, config).await {
-                eprintln!("echo-rws: {e}");
+            match echo(tcp, config).await {
+                Ok(()) | Err(rws::Error::AbnormalClose) => {}
+                Err(rws::Error::Io(e)) if is_disconnect(&e) => {}
+                Err(e) => eprintln!("echo-rws: {e}"),
             }
         });
     }

@@ -2,7 +2,7 @@
 //! the peer closes (it answers pings and the close itself).
 
 use futures_util::{SinkExt, StreamExt};
-use rws_bench_servers::{accept, listen, MAX_MESSAGE};
+use rws_bench_servers::{accept, is_disconnect, listen, MAX_MESSAGE};
 use tokio_websockets::{Config, Error, Limits, ServerBuilder};
 
 #[tokio::main(flavor = "current_thread")]
@@ -11,8 +11,10 @@ async fn main() -> std::io::Result<()> {
     loop {
         let tcp = accept(&listener).await;
         tokio::spawn(async move {
-            if let Err(e) = echo(tcp).await {
-                eprintln!("echo-tokio-websockets: {e}");
+            match echo(tcp).await {
+                Ok(()) | Err(Error::AlreadyClosed) => {}
+                Err(Error::Io(e)) if is_disconnect(&e) => {}
+                Err(e) => eprintln!("echo-tokio-websockets: {e}"),
             }
         });
     }

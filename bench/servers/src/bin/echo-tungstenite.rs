@@ -1,8 +1,12 @@
 //! tokio-tungstenite echo server: every text or binary message back, until
-//! the peer closes (tungstenite answers pings and the close itself).
+//! the peer closes (tungstenite answers pings and the close itself). The
+//! pattern of its own echo example: split, then `forward` the filtered
+//! stream into the sink, which flushes only when no message is waiting (as
+//! fast as a `next()` → `send()` loop or faster, on this machine).
 
-use futures_util::{SinkExt, StreamExt};
-use rws_bench_servers::{accept, listen, MAX_MESSAGE};
+use futures_util::{future, StreamExt, TryStreamExt};
+use rws_bench_servers::{accept, is_disconnect, listen, MAX_MESSAGE};
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error;
 
@@ -13,7 +17,10 @@ async fn main() -> std::io::Result<()> {
         let tcp = accept(&listener).await;
         tokio::spawn(async move {
             match echo(tcp).await {
-                Ok(()) | Err(Error::ConnectionClosed) => {}
+                Ok(())
+                | Err(Error::ConnectionClosed)
+                | Err(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {}
+                Err(Error::Io(e)) if is_disconnect(&e) => {}
                 Err(e) => eprintln!("echo-tungstenite: {e}"),
             }
         });
@@ -24,12 +31,9 @@ async fn echo(tcp: tokio::net::TcpStream) -> Result<(), Error> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
-    let mut ws = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await?;
-    while let Some(message) = ws.next().await {
-        let message = message?;
-        if message.is_text() || message.is_binary() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
+    let ws = tokio_tungstenite::accept_async_with_config(tcp, Some(config)).await?;
+    let (write, read) = ws.split();
+    read.try_filter(|message| future::ready(message.is_text() || message.is_binary()))
+        .forward(write)
+        .await
 }
