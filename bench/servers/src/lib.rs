@@ -6,11 +6,14 @@ use std::io::{self, Write};
 
 use base64::Engine as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// Largest message and frame every server accepts: 64 MiB, so that the
 /// 1 MiB messages of the benchmark pass everywhere.
 pub const MAX_MESSAGE: usize = 64 << 20;
+
+/// The listen backlog asked for (the kernel lowers it to somaxconn).
+const LISTEN_BACKLOG: u32 = 65535;
 
 /// Largest HTTP request head read by [`read_upgrade_head`].
 const MAX_HEAD: usize = 16 << 10;
@@ -19,12 +22,25 @@ const MAX_HEAD: usize = 16 << 10;
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Binds the address given as the first argument (default
-/// `127.0.0.1:9100`) and prints `listening on ADDR` once bound.
+/// `127.0.0.1:9100`, an IP address and port) and prints `listening on ADDR`
+/// once bound.
 pub async fn listen() -> io::Result<TcpListener> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9100".into());
-    let listener = TcpListener::bind(&addr).await?;
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    // The kernel caps the accept queue at net.core.somaxconn; tokio's
+    // default of 1024 overflows when thousands of connections open at once,
+    // and a dropped SYN costs its client a second.
+    let listener = socket.listen(LISTEN_BACKLOG)?;
     let mut out = io::stdout().lock();
     writeln!(out, "listening on {}", listener.local_addr()?)?;
     out.flush()?;
@@ -92,8 +108,8 @@ pub async fn upgrade(tcp: &mut TcpStream) -> io::Result<()> {
 /// The request head, up to and including its blank line, and not one byte
 /// more.
 async fn read_upgrade_head(tcp: &mut TcpStream) -> io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(1024);
-    let mut peeked = [0u8; 4096];
+    let mut head = Vec::with_capacity(512);
+    let mut peeked = [0u8; 512];
     loop {
         let n = tcp.peek(&mut peeked).await?;
         if n == 0 {
