@@ -26,6 +26,7 @@ impl ReadBuffer {
         }
     }
 
+    #[cfg(any(feature = "blocking", test))]
     /// The space to read into, allocated (zeroed) if needed: for readers
     /// that need initialized memory (`std::io::Read`).
     pub(crate) fn space(&mut self) -> &mut [u8] {
@@ -35,6 +36,7 @@ impl ReadBuffer {
         &mut self.buf
     }
 
+    #[cfg(any(feature = "tokio", test))]
     /// The space to read into as uninitialized memory, allocated if needed
     /// but never zeroed: for readers that track what they initialize
     /// (tokio's `ReadBuf`). Use [`filled_uninit`](Self::filled_uninit)
@@ -47,6 +49,7 @@ impl ReadBuffer {
         self.buf.spare_capacity_mut()
     }
 
+    #[cfg(any(feature = "tokio", test))]
     /// After a read of `n` bytes into [`spare`](Self::spare): grows the
     /// size for the next read if this one filled the space.
     pub(crate) fn filled_uninit(&mut self, n: usize) {
@@ -55,6 +58,7 @@ impl ReadBuffer {
         }
     }
 
+    #[cfg(any(feature = "blocking", test))]
     /// The first `n` bytes of the space, after a read of `n` bytes. A read
     /// that filled the space doubles it for the next one.
     pub(crate) fn filled(&mut self, n: usize) -> &[u8] {

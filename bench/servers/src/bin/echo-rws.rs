@@ -26,8 +26,11 @@ async fn main() -> std::io::Result<()> {
 
 async fn echo(tcp: tokio::net::TcpStream, config: WebSocketConfig) -> Result<(), rws::Error> {
     let mut ws = ServerBuilder::new().config(config).accept(tcp).await?;
+    // `feed`, not `send`: `recv` writes the queued replies before it waits
+    // for input, so replies to messages that arrived together leave in one
+    // write (the pattern the rws docs give for request/response loops).
     while let Some(message) = ws.recv().await {
-        ws.send(message?).await?;
+        ws.feed(message?).await?;
     }
     Ok(())
 }

@@ -86,7 +86,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             }
             if self.conn.wants_write() {
                 match self.poll_write_out(cx) {
-                    Poll::Ready(Ok(())) => {}
+                    // Written: a transport that buffers (TLS) is flushed
+                    // too, without waiting for it before reading.
+                    Poll::Ready(Ok(())) => match Pin::new(&mut self.stream).poll_flush(cx) {
+                        Poll::Ready(Err(e)) => match self.event_io_error(e) {
+                            Some(e) => return Poll::Ready(Some(Err(e))),
+                            None => continue,
+                        },
+                        Poll::Ready(Ok(())) | Poll::Pending => {}
+                    },
                     Poll::Ready(Err(e)) => match self.event_io_error(e) {
                         Some(e) => return Poll::Ready(Some(Err(e))),
                         None => continue,

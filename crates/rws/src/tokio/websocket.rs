@@ -112,6 +112,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Queues a message without flushing, waiting first if the write buffer
     /// is full. Batch several with `feed`, then [`flush`](Self::flush).
+    ///
+    /// [`recv`](Self::recv) (and [`recv_event`](Self::recv_event)) write out
+    /// what is queued before they wait for input, so a loop that answers
+    /// what it receives can `feed` its replies: the replies to messages
+    /// that arrived together leave together, in one write, and none waits
+    /// for more input.
+    ///
+    /// ```no_run
+    /// # async fn run(mut ws: rws::WebSocket<tokio::net::TcpStream>) -> Result<(), rws::Error> {
+    /// // An echo server.
+    /// while let Some(message) = ws.recv().await {
+    ///     ws.feed(message?).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         poll_fn(|cx| self.inner.poll_ready(cx)).await?;
         self.inner.start_send(message.into())
