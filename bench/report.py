@@ -211,7 +211,7 @@ def render(meta, loads, idles, errors, source):
     w("| server | crate | features and notes |")
     w("|---|---|---|")
     w(f"| rws | rws {versions.get('rws', '?')} (`{meta.get('commit', '?')}`) | "
-      "`default-features = false, features = [\"tokio\"]`; `recv()` → `send()` |")
+      "`default-features = false, features = [\"tokio\"]`; `recv()` → `feed()` (its docs' pattern for request/response loops: `recv` writes the queued replies before it waits for input, so replies to pipelined messages leave in one write) |")
     w(f"| tungstenite | tokio-tungstenite {versions.get('tokio-tungstenite', '?')} "
       f"(tungstenite {versions.get('tungstenite', '?')}) | "
       "`default-features = false, features = [\"handshake\"]` (no TLS); "
