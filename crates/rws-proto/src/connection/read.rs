@@ -1,5 +1,7 @@
 //! The input side: frame headers, payloads, reassembly and validation.
 
+use std::mem::MaybeUninit;
+
 use bytes::Bytes;
 
 use super::{Connection, Event, Fragment, Pending, Role, State};
@@ -89,6 +91,109 @@ impl Connection {
             self.reader.frame = None;
             if let Err(e) = self.end_frame(&header) {
                 return self.fail(e);
+            }
+        }
+    }
+
+    /// Where to read the transport's next bytes directly, when that saves a
+    /// copy: while the payload of a large data frame comes in (at least
+    /// 16 KiB of it left, uncompressed, messages reassembled whole), the
+    /// spare room of the message's own buffer, at most the rest of the
+    /// frame. `None` otherwise: read into a buffer of your own and pass it
+    /// to [`handle_input`](Self::handle_input).
+    ///
+    /// The room offered grows with the data received (never more than
+    /// 64 KiB ahead of it), so an announced length alone takes no memory.
+    /// After reading `n` bytes into it, call
+    /// [`input_filled`](Self::input_filled).
+    ///
+    /// ```
+    /// use rws_proto::{Config, Connection, Event, Message, Role};
+    ///
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// client.send(Message::binary(vec![7u8; 100_000])).unwrap();
+    /// let wire = client.pending_output().to_vec();
+    /// // The header and the first bytes go through handle_input...
+    /// server.handle_input(&wire[..1000]);
+    /// let mut at = 1000;
+    /// // ...the rest straight into the message, as a transport would read it.
+    /// while let Some(space) = server.input_space() {
+    ///     let n = space.len().min(wire.len() - at);
+    ///     for (slot, byte) in space.iter_mut().zip(&wire[at..at + n]) {
+    ///         slot.write(*byte);
+    ///     }
+    ///     // SAFETY: the loop above initialized the first `n` bytes.
+    ///     unsafe { server.input_filled(n) };
+    ///     at += n;
+    /// }
+    /// assert_eq!(at, wire.len());
+    /// assert_eq!(server.poll_event(), Some(Event::Message(Message::binary(vec![7u8; 100_000]))));
+    /// ```
+    pub fn input_space(&mut self) -> Option<&mut [MaybeUninit<u8>]> {
+        if self.state != State::Open || self.reader.stopped || self.config.stream_fragments {
+            return None;
+        }
+        let frame = self.reader.frame.as_ref()?;
+        if frame.header.opcode.is_control() {
+            return None;
+        }
+        let left = frame.header.payload_len - frame.read;
+        if left < DIRECT_READ_AT_LEAST {
+            return None;
+        }
+        let message = self.reader.message.as_mut().filter(|m| !m.compressed)?;
+        let left = usize::try_from(left).unwrap_or(usize::MAX);
+        let have = message.data.len();
+        message.data.reserve(left.min(have.max(RESERVE_AHEAD)));
+        let spare = message.data.spare_capacity_mut();
+        let room = spare.len().min(left);
+        Some(&mut spare[..room])
+    }
+
+    /// Takes `n` bytes read into the room [`input_space`](Self::input_space)
+    /// gave, as [`handle_input`](Self::handle_input) would take them:
+    /// unmasked, counted, validated (a bad UTF-8 byte fails at once), and
+    /// the message delivered when its last frame is complete.
+    ///
+    /// # Safety
+    ///
+    /// The first `n` bytes of the slice the last call to `input_space`
+    /// returned must have been initialized (written by a read into it), and
+    /// no other method of the connection called in between. `n` larger
+    /// than that slice panics.
+    pub unsafe fn input_filled(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let frame = self.reader.frame.as_mut().expect("input_space gave room");
+        let message = self.reader.message.as_mut().expect("input_space gave room");
+        let start = message.data.len();
+        let left = frame.header.payload_len - frame.read;
+        assert!(
+            n <= message.data.capacity() - start && n as u64 <= left,
+            "input_filled({n}) past the room input_space gave"
+        );
+        // SAFETY: the caller initialized the first `n` bytes of the spare
+        // capacity input_space returned (the contract above), and the
+        // assertion keeps `n` within that spare capacity.
+        unsafe { message.data.set_len(start + n) };
+        let header = frame.header;
+        if let Some(key) = header.mask {
+            apply_mask(&mut message.data[start..], key, frame.read as usize);
+        }
+        frame.read += n as u64;
+        message.size += n as u64;
+        let complete = frame.read == header.payload_len;
+        if message.kind == MessageKind::Text
+            && self.reader.utf8.feed(&message.data[start..]).is_err()
+        {
+            return self.fail(ProtocolError::InvalidUtf8);
+        }
+        if complete {
+            self.reader.frame = None;
+            if let Err(e) = self.end_frame(&header) {
+                self.fail(e);
             }
         }
     }
@@ -347,6 +452,10 @@ impl Connection {
 /// The most a message buffer reserves ahead of the bytes received, from a
 /// frame's announced length.
 const RESERVE_AHEAD: usize = 64 << 10;
+
+/// Frame payloads with at least this much left are offered for reading
+/// straight into the message ([`Connection::input_space`]).
+const DIRECT_READ_AT_LEAST: u64 = 16 << 10;
 
 /// Corrupt deflate data is invalid payload data (1007); `None` for output
 /// over the limit, which the caller reports with its sizes.

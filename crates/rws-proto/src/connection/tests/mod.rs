@@ -13,6 +13,7 @@ use crate::message::{Message, MessageKind, Utf8Bytes};
 mod close;
 mod control;
 mod deflate;
+mod direct;
 mod framing;
 mod limits;
 mod masking;
