@@ -18,8 +18,10 @@ use tokio::sync::Notify;
 use super::wire::{open, EchoReader, Frames};
 use super::ErrorKind;
 
-/// Bytes read at a time by each connection.
+/// Bytes read at a time by each connection: at least this...
 const READ_BUFFER: usize = 64 << 10;
+/// ...and up to this for large messages (fewer reads per message).
+const LARGE_READ_BUFFER: usize = 256 << 10;
 
 /// What every thread is given.
 pub struct Plan {
@@ -134,32 +136,71 @@ async fn drive(
     stats: Rc<Stats>,
     progress: Arc<AtomicU64>,
 ) {
-    let (mut read, mut write) = tcp.into_split();
+    let (mut read, write) = tcp.into_split();
+    let write = RefCell::new(write);
     let sent: RefCell<VecDeque<Instant>> = RefCell::new(VecDeque::with_capacity(plan.depth));
     let credits = Cell::new(plan.depth);
+    // Bytes of `frames.bytes` a direct write from the reader left unwritten.
+    let unwritten = Cell::new(0..0);
     let wake_writer = Notify::new();
     let frames = &plan.frames;
+    // The writer sends the first frames, and whatever the reader could not
+    // write at once (a full socket buffer); the reader writes the rest
+    // itself, without waking a task per message.
     let writer = async {
         loop {
-            let k = credits.replace(0);
-            if k == 0 {
-                wake_writer.notified().await;
-                continue;
-            }
-            let now = Instant::now();
-            sent.borrow_mut().extend(std::iter::repeat_n(now, k));
-            if write
-                .write_all(&frames.bytes[..k * frames.frame_len])
-                .await
-                .is_err()
-            {
+            let range = unwritten.replace(0..0);
+            let range = if range.is_empty() {
+                let k = credits.replace(0);
+                if k == 0 {
+                    wake_writer.notified().await;
+                    continue;
+                }
+                let now = Instant::now();
+                sent.borrow_mut().extend(std::iter::repeat_n(now, k));
+                0..k * frames.frame_len
+            } else {
+                range
+            };
+            // Held across the write: the reader sees it busy and leaves
+            // the writing to this task meanwhile.
+            let mut write = write.borrow_mut();
+            if write.write_all(&frames.bytes[range]).await.is_err() {
                 return ErrorKind::Io;
             }
         }
     };
+    // Writes `k` frames now if the writer is idle and the socket takes
+    // them; else leaves them to the writer.
+    let send_now = |k: usize| -> Result<(), ErrorKind> {
+        let left = unwritten.replace(0..0);
+        let behind = !left.is_empty() || credits.get() > 0;
+        unwritten.set(left);
+        // The writer is writing, or has not yet taken what it was given:
+        // these frames go after, through it.
+        let (Ok(write), false) = (write.try_borrow_mut(), behind) else {
+            credits.set(credits.get() + k);
+            wake_writer.notify_one();
+            return Ok(());
+        };
+        let now = Instant::now();
+        sent.borrow_mut().extend(std::iter::repeat_n(now, k));
+        let total = k * frames.frame_len;
+        let written = match write.try_write(&frames.bytes[..total]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(_) => return Err(ErrorKind::Io),
+        };
+        if written < total {
+            unwritten.set(written..total);
+            wake_writer.notify_one();
+        }
+        Ok(())
+    };
     let reader = async {
         let mut reader = EchoReader::new(frames, plan.verify);
-        let mut buf = vec![0; READ_BUFFER];
+        let size = frames.frame_len.clamp(READ_BUFFER, LARGE_READ_BUFFER);
+        let mut buf = vec![0; size];
         let mut first = Some(leftover);
         loop {
             let done = match first.take() {
@@ -196,8 +237,9 @@ async fn drive(
                 }
             }
             progress.fetch_add(done as u64, Ordering::Relaxed);
-            credits.set(credits.get() + done);
-            wake_writer.notify_one();
+            if let Err(kind) = send_now(done) {
+                return kind;
+            }
         }
     };
     let kind = tokio::select! {
