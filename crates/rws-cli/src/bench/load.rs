@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rws::handshake::ClientHandshake;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -137,10 +137,10 @@ async fn drive(
     progress: Arc<AtomicU64>,
 ) {
     let (mut read, write) = tcp.into_split();
-    let write = RefCell::new(write);
     let sent: RefCell<VecDeque<Instant>> = RefCell::new(VecDeque::with_capacity(plan.depth));
     let credits = Cell::new(plan.depth);
-    // Bytes of `frames.bytes` a direct write from the reader left unwritten.
+    // Bytes of `frames.bytes` still to write: set while the writer task
+    // has a write in progress, so that the reader queues behind it.
     let unwritten = Cell::new(0..0);
     let wake_writer = Notify::new();
     let frames = &plan.frames;
@@ -149,8 +149,8 @@ async fn drive(
     // itself, without waking a task per message.
     let writer = async {
         loop {
-            let range = unwritten.replace(0..0);
-            let range = if range.is_empty() {
+            let mut range = unwritten.replace(0..0);
+            if range.is_empty() {
                 let k = credits.replace(0);
                 if k == 0 {
                     wake_writer.notified().await;
@@ -158,16 +158,20 @@ async fn drive(
                 }
                 let now = Instant::now();
                 sent.borrow_mut().extend(std::iter::repeat_n(now, k));
-                0..k * frames.frame_len
-            } else {
-                range
-            };
-            // Held across the write: the reader sees it busy and leaves
-            // the writing to this task meanwhile.
-            let mut write = write.borrow_mut();
-            if write.write_all(&frames.bytes[range]).await.is_err() {
-                return ErrorKind::Io;
+                range = 0..k * frames.frame_len;
             }
+            while !range.is_empty() {
+                unwritten.set(range.clone());
+                if write.writable().await.is_err() {
+                    return ErrorKind::Io;
+                }
+                match write.try_write(&frames.bytes[range.clone()]) {
+                    Ok(n) => range.start += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return ErrorKind::Io,
+                }
+            }
+            unwritten.set(0..0);
         }
     };
     // Writes `k` frames now if the writer is idle and the socket takes
@@ -178,11 +182,11 @@ async fn drive(
         unwritten.set(left);
         // The writer is writing, or has not yet taken what it was given:
         // these frames go after, through it.
-        let (Ok(write), false) = (write.try_borrow_mut(), behind) else {
+        if behind {
             credits.set(credits.get() + k);
             wake_writer.notify_one();
             return Ok(());
-        };
+        }
         let now = Instant::now();
         sent.borrow_mut().extend(std::iter::repeat_n(now, k));
         let total = k * frames.frame_len;
