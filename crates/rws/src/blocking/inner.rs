@@ -155,7 +155,13 @@ impl<S: Read + Write> Inner<S> {
         while self.conn.pending_output_len() >= limit.max(1) {
             let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
             let parts = self.conn.pending_output_vectored(&mut slices);
-            match self.stream.write_vectored(&slices[..parts]) {
+            // A plain write for one part: `writev` costs the kernel more.
+            let written = if parts > 1 {
+                self.stream.write_vectored(&slices[..parts])
+            } else {
+                self.stream.write(self.conn.pending_output())
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.conn.consume_output(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -209,9 +209,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     fn poll_write_out_to(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<io::Result<()>> {
         while self.conn.pending_output_len() >= limit.max(1) {
             let stream = Pin::new(&mut self.stream);
-            let n = if stream.is_write_vectored() {
-                let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-                let parts = self.conn.pending_output_vectored(&mut slices);
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let parts = self.conn.pending_output_vectored(&mut slices);
+            // A plain write when the output is one part: `writev` costs the
+            // kernel more than `write` for a single buffer.
+            let n = if parts > 1 && stream.is_write_vectored() {
                 ready!(stream.poll_write_vectored(cx, &slices[..parts]))?
             } else {
                 ready!(stream.poll_write(cx, self.conn.pending_output()))?
