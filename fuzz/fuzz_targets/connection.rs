@@ -5,7 +5,8 @@
 //! - byte 0, flags: bit 0 role (0 client, 1 server), bit 1 small limits
 //!   (`max_frame_size` 48, `max_message_size` 100), bit 2
 //!   `stream_fragments`, bit 3 lazy (do not drain events and output after
-//!   every step; only the `poll`/`write` commands and the end do).
+//!   every step; only the `poll`/`write` commands and the end do), bit 4
+//!   direct reads (input goes into `input_space` whenever it is offered).
 //! - then steps, each starting with a byte `c`:
 //!   - `c < 0x80`: the next `c` bytes go to `handle_input`;
 //!   - `c >= 0x80`: command `(c & 0x7f) % 14` with its arguments read from
@@ -297,13 +298,26 @@ impl Harness {
             _ => {
                 // Consuming more than is pending consumes what is pending.
                 let extra = usize::from(input.byte().unwrap_or(0));
-                let mut slices = [std::io::IoSlice::new(&[]); 64];
-                let parts = self.conn.pending_output_vectored(&mut slices);
-                for part in &slices[..parts] {
-                    self.wire.extend_from_slice(part);
-                }
+                // Every part, in order: fewer bytes than queued only when
+                // the slices were all used.
                 let total = self.conn.pending_output_len();
-                assert_eq!(slices[..parts].iter().map(|s| s.len()).sum::<usize>(), total);
+                let mut room = 64;
+                loop {
+                    let mut slices = vec![std::io::IoSlice::new(&[]); room];
+                    let parts = self.conn.pending_output_vectored(&mut slices);
+                    let sum: usize = slices[..parts].iter().map(|s| s.len()).sum();
+                    if sum == total {
+                        for part in &slices[..parts] {
+                            self.wire.extend_from_slice(part);
+                        }
+                        break;
+                    }
+                    assert!(
+                        sum < total && parts == room,
+                        "{sum} of {total} in {parts} parts"
+                    );
+                    room *= 16;
+                }
                 self.conn.consume_output(total + extra);
                 // What may follow is the held-back pong, released on draining.
                 let left = self.conn.pending_output();
@@ -387,6 +401,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let stream = flags & 4 != 0;
     let lazy = flags & 8 != 0;
+    let direct = flags & 16 != 0;
     let config = config.stream_fragments(stream);
     let mut h = Harness {
         max_message: config.max_message_size,
@@ -405,7 +420,11 @@ fuzz_target!(|data: &[u8]| {
     while let Some(c) = input.byte() {
         if c < 0x80 {
             let chunk = input.take(c.into());
-            h.conn.handle_input(chunk);
+            if direct {
+                feed_direct(&mut h.conn, chunk);
+            } else {
+                h.conn.handle_input(chunk);
+            }
             h.quiet = false;
         } else {
             h.command(c & 0x7f, &mut input);
@@ -431,3 +450,23 @@ fuzz_target!(|data: &[u8]| {
 
     h.check_wire();
 });
+
+/// Feeds `chunk` as a transport reading straight into the message would:
+/// into the room `input_space` offers, the rest through `handle_input`.
+fn feed_direct(conn: &mut Connection, mut chunk: &[u8]) {
+    while !chunk.is_empty() {
+        let Some(space) = conn.input_space() else {
+            conn.handle_input(chunk);
+            return;
+        };
+        assert!(!space.is_empty(), "input_space offered no room");
+        let n = space.len().min(chunk.len());
+        for (slot, byte) in space.iter_mut().zip(&chunk[..n]) {
+            slot.write(*byte);
+        }
+        // SAFETY: the loop above initialized the first `n` bytes of the
+        // room, and nothing touched the connection in between.
+        unsafe { conn.input_filled(n) };
+        chunk = &chunk[n..];
+    }
+}

@@ -102,8 +102,9 @@ impl Connection {
     /// frame. `None` otherwise: read into a buffer of your own and pass it
     /// to [`handle_input`](Self::handle_input).
     ///
-    /// The room offered grows with the data received (never more than
-    /// 64 KiB ahead of it), so an announced length alone takes no memory.
+    /// The room offered grows with the data received (never more than that
+    /// much again, or 64 KiB, ahead of it), so an announced length alone
+    /// takes no memory.
     /// After reading `n` bytes into it, call
     /// [`input_filled`](Self::input_filled).
     ///
