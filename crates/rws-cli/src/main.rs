@@ -20,7 +20,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a WebSocket server: echo on /echo, chat rooms on /chat[/<room>].
+    /// Run a WebSocket server: echo on /echo, chat rooms on /chat[/<room>],
+    /// and a chat page for browsers on /.
     Serve(serve::ServeArgs),
     /// Connect to a WebSocket server: stdin lines out, messages to stdout.
     Connect(connect::ConnectArgs),

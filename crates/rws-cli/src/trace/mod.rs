@@ -51,7 +51,7 @@ pub struct TraceArgs {
     /// Whole messages (fragments reassembled) instead of frames.
     #[arg(long)]
     messages: bool,
-    /// Only what one side sent.
+    /// Only what one side sent (`c2s` and `s2c` for short).
     #[arg(long, value_enum)]
     direction: Option<DirectionArg>,
     /// Only these opcodes (comma-separated or repeated): cont, text,

@@ -248,7 +248,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     Poll::Ready(Ok(n))
                 }
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                Poll::Pending => Poll::Pending,
+                Poll::Pending => {
+                    // Quiet in the middle of a large frame: the message
+                    // holds the data, the read buffer is not needed.
+                    self.read_buf.idle();
+                    Poll::Pending
+                }
             };
         }
         let mut buf = ReadBuf::uninit(self.read_buf.spare());
