@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use rws::{CloseCode, Message};
@@ -29,33 +28,20 @@ struct Trace {
 
 /// Starts `rws trace --listen 127.0.0.1:0 --upstream UPSTREAM ARGS`.
 async fn trace(upstream: &str, args: &[&str]) -> Trace {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rws"))
-        .args(["trace", "--listen", "127.0.0.1:0", "--upstream", upstream])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start rws trace");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read stderr")
-            .expect("rws trace exited");
-        if let Some(rest) = line.split("tracing on ws://").nth(1) {
-            break rest.split('/').next().expect("an address").to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut all = vec!["trace", "--listen", "127.0.0.1:0", "--upstream", upstream];
+    all.extend_from_slice(args);
+    let mut started = common::start(&all, "tracing on ws://").await;
+    let addr = started
+        .announced
+        .split('/')
+        .next()
+        .expect("an address")
+        .to_owned();
+    let stdout = started.child.stdout.take().expect("stdout");
     Trace {
-        _child: child,
+        _child: started.child,
         addr,
-        stdout,
+        stdout: BufReader::new(stdout).lines(),
     }
 }
 
@@ -660,6 +646,32 @@ async fn trace_says_why_a_capture_cannot_be_read() {
         assert!(stdout.contains(" S->C FIN rsv=000 close "), "{stdout}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("truncated capture"), "{stderr}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn trace_answers_502_when_the_upstream_is_unreachable() {
+    bounded(async {
+        // Nothing listens on the port of a listener just closed.
+        let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let upstream = closed.local_addr().expect("addr");
+        drop(closed);
+        let trace = trace(&format!("ws://{upstream}"), &[]).await;
+        let mut tcp = TcpStream::connect(&trace.addr).await.expect("connect");
+        tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("request");
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.expect("answer");
+        assert!(
+            answer.starts_with("HTTP/1.1 502 Bad Gateway\r\n"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains(&format!("cannot reach the upstream {upstream}")),
+            "{answer}"
+        );
     })
     .await;
 }

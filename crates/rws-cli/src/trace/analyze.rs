@@ -248,6 +248,8 @@ struct Side {
     closed: bool,
     /// Inflates this direction's compressed messages.
     inflater: Option<Inflater>,
+    /// Where payload bytes are unmasked (at most one read's worth).
+    scratch: Vec<u8>,
 }
 
 /// A frame whose header has been read.
@@ -294,6 +296,7 @@ impl Side {
             message: None,
             closed: false,
             inflater: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -331,9 +334,13 @@ impl Side {
             } else {
                 let frame = self.frame.as_ref().expect("a frame");
                 let take = frame.remaining.min((data.len() - at) as u64) as usize;
-                let mut chunk = data[at..at + take].to_vec();
+                // Unmasked in a buffer kept from read to read.
+                let mut chunk = std::mem::take(&mut self.scratch);
+                chunk.clear();
+                chunk.extend_from_slice(&data[at..at + take]);
                 at += take;
                 self.payload(&mut chunk);
+                self.scratch = chunk;
                 if self.frame.as_ref().is_some_and(|f| f.remaining > 0) {
                     continue;
                 }

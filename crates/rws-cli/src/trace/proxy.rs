@@ -145,8 +145,7 @@ async fn relay(
                 "HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
                 body.len()
             );
-            let mut client = client;
-            let _ = client.write_all(answer.as_bytes()).await;
+            refuse(client, answer.as_bytes()).await;
             return;
         }
     };
@@ -180,6 +179,27 @@ async fn relay(
         upstream_head,
         pump(server_read, client_write, Dir::ServerToClient, &traced)
     );
+}
+
+/// Answers a client the proxy cannot serve, then closes gently: its
+/// request is read and dropped (at most `MAX_HEAD` bytes, for at most a
+/// second), because closing a socket with unread input resets it and the
+/// client could lose the answer.
+async fn refuse(mut client: TcpStream, answer: &[u8]) {
+    if client.write_all(answer).await.is_err() || client.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut left = MAX_HEAD;
+        let mut buf = [0; 4096];
+        while left > 0 {
+            match client.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// Relays the request head with the upstream's target and `Host`.

@@ -6,6 +6,51 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
+/// A running `rws` subcommand: the child (killed when dropped), the rest
+/// of the log line that announced it, and the lines of its log after it.
+pub struct Started {
+    pub child: Child,
+    pub announced: String,
+    pub log: mpsc::UnboundedReceiver<String>,
+}
+
+/// Starts `rws ARGS` with stdout piped and waits for the log line that
+/// holds `marker`; the log keeps being drained, so the child never blocks
+/// on a full pipe.
+pub async fn start(args: &[&str], marker: &str) -> Started {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rws"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start rws");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let announced = loop {
+        let line = lines
+            .next_line()
+            .await
+            .expect("read stderr")
+            .unwrap_or_else(|| panic!("rws {args:?} exited before saying {marker:?}"));
+        if let Some(rest) = line.split(marker).nth(1) {
+            break rest.to_owned();
+        }
+    };
+    let (log, log_lines) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = log.send(line);
+        }
+    });
+    Started {
+        child,
+        announced,
+        log: log_lines,
+    }
+}
+
 /// Starts `rws serve` on a free port; returns the child and its address.
 pub async fn serve(args: &[&str]) -> (Child, String) {
     let (child, addr, _log) = serve_with_log(args).await;
@@ -14,32 +59,9 @@ pub async fn serve(args: &[&str]) -> (Child, String) {
 
 /// As [`serve`], with the rest of the server's log, line by line.
 pub async fn serve_with_log(args: &[&str]) -> (Child, String, mpsc::UnboundedReceiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rws"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start rws serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .expect("read stderr")
-            .expect("rws serve exited");
-        if let Some(rest) = line.split("listening on ws://").nth(1) {
-            break rest.trim_end_matches("/echo").to_owned();
-        }
-    };
-    // Keep draining the log so that the child never blocks on a full pipe.
-    let (log, log_lines) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let _ = log.send(line);
-        }
-    });
-    (child, addr, log_lines)
+    let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let started = start(&all, "listening on ws://").await;
+    let addr = started.announced.trim_end_matches("/echo").to_owned();
+    (started.child, addr, started.log)
 }
