@@ -107,7 +107,7 @@ pub async fn upgrade(tcp: &mut TcpStream) -> io::Result<()> {
 
 /// The request head, up to and including its blank line, and not one byte
 /// more.
-async fn read_upgrade_head(tcp: &mut TcpStream) -> io::Result<Vec<u8>> {
+pub async fn read_upgrade_head(tcp: &mut TcpStream) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
     let mut peeked = [0u8; 512];
     loop {

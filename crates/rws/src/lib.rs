@@ -62,7 +62,7 @@ pub use error::Error;
 pub use rws_proto::handshake::{Accept, HeadLimits, Rejection, UpgradeRequest};
 pub use rws_proto::{bytes, http};
 pub use rws_proto::{
-    deflate, frame, handshake, CloseCode, CloseFrame, Closed, Config, Event, Fragment,
+    deflate, frame, handshake, CloseCode, CloseFrame, Closed, Config, Connection, Event, Fragment,
     HandshakeError, Initiator, Message, MessageKind, ProtocolError, Role, SendError, State,
     Utf8Bytes,
 };

@@ -1,5 +1,6 @@
 //! rws echo server: every message back as it came, until the peer closes.
 
+use rws::deflate::DeflateConfig;
 use rws::{Config, ServerBuilder, WebSocketConfig};
 use rws_bench_servers::{accept, is_disconnect, listen, MAX_MESSAGE};
 
@@ -9,7 +10,11 @@ async fn main() -> std::io::Result<()> {
     let config = WebSocketConfig::default().protocol(
         Config::default()
             .max_message_size(MAX_MESSAGE)
-            .max_frame_size(MAX_MESSAGE),
+            .max_frame_size(MAX_MESSAGE)
+            // permessage-deflate when the client offers it (`rws bench
+            // --deflate`), at the defaults: level 6, messages under 64
+            // bytes sent plain, windows of 15 bits.
+            .deflate(Some(DeflateConfig::default())),
     );
     loop {
         let tcp = accept(&listener).await;

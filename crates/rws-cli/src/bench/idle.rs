@@ -56,7 +56,7 @@ pub async fn run(
     let mut errors = BTreeMap::new();
     while let Some(done) = tasks.join_next().await {
         match done.expect("an opening task") {
-            Ok((tcp, _)) => held.push(tcp),
+            Ok(opened) => held.push(opened.tcp),
             Err(kind) => *errors.entry(kind).or_default() += 1,
         }
     }

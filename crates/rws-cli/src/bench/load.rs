@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use rws::handshake::ClientHandshake;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use super::wire::{open, EchoReader, Frames};
+use rws::deflate::DeflateParams;
+
+use super::wire::{open, EchoReader, Frames, Opened};
 use super::ErrorKind;
 
 /// Bytes read at a time by each connection: at least this...
@@ -28,7 +29,10 @@ pub struct Plan {
     pub addr: SocketAddr,
     pub handshake: ClientHandshake,
     pub request: Vec<u8>,
-    pub frames: Frames,
+    /// Text messages rather than binary.
+    pub text: bool,
+    /// The payload size.
+    pub size: usize,
     pub depth: usize,
     pub verify: bool,
     pub warmup: Duration,
@@ -45,6 +49,10 @@ pub struct ThreadResult {
     pub opened: usize,
     pub opening: Duration,
     pub errors: BTreeMap<ErrorKind, u64>,
+    /// What the first connection agreed (permessage-deflate), and the
+    /// length of the frame it sends.
+    pub deflate: Option<DeflateParams>,
+    pub frame_len: Option<usize>,
 }
 
 /// Per-thread counters, shared by its connection tasks.
@@ -104,10 +112,34 @@ pub fn run_thread(
         }
         let opening = began.elapsed();
         let opened = streams.len();
+        // The frames, encoded once for each outcome of the negotiation
+        // (in practice one: every connection asked the same server).
+        let mut encoded: Vec<Rc<Frames>> = Vec::new();
+        let mut connections = Vec::with_capacity(opened);
+        for stream in streams {
+            let frames = match encoded.iter().find(|f| f.deflate == stream.deflate) {
+                Some(frames) => frames.clone(),
+                None => {
+                    let frames = Frames::new(plan.text, plan.size, plan.depth, stream.deflate);
+                    encoded.push(Rc::new(frames));
+                    encoded[encoded.len() - 1].clone()
+                }
+            };
+            connections.push((stream, frames));
+        }
+        let (deflate, frame_len) = encoded
+            .first()
+            .map_or((None, None), |f| (f.deflate, Some(f.frame_len)));
         // Every thread is ready: start together.
         start.wait();
-        for (tcp, leftover) in streams {
-            let task = drive(tcp, leftover, plan.clone(), stats.clone(), progress.clone());
+        for (stream, frames) in connections {
+            let task = drive(
+                stream,
+                frames,
+                plan.clone(),
+                stats.clone(),
+                progress.clone(),
+            );
             tokio::task::spawn_local(task);
         }
         tokio::time::sleep(plan.warmup).await;
@@ -123,6 +155,8 @@ pub fn run_thread(
             opened,
             opening,
             errors,
+            deflate,
+            frame_len,
         }
     })
 }
@@ -130,12 +164,13 @@ pub fn run_thread(
 /// Keeps `depth` messages in flight on one connection until the thread
 /// stops (its tasks are dropped with the runtime).
 async fn drive(
-    tcp: TcpStream,
-    leftover: Vec<u8>,
+    opened: Opened,
+    frames: Rc<Frames>,
     plan: Arc<Plan>,
     stats: Rc<Stats>,
     progress: Arc<AtomicU64>,
 ) {
+    let Opened { tcp, leftover, .. } = opened;
     let (mut read, write) = tcp.into_split();
     let sent: RefCell<VecDeque<Instant>> = RefCell::new(VecDeque::with_capacity(plan.depth));
     let credits = Cell::new(plan.depth);
@@ -143,7 +178,7 @@ async fn drive(
     // has a write in progress, so that the reader queues behind it.
     let unwritten = Cell::new(0..0);
     let wake_writer = Notify::new();
-    let frames = &plan.frames;
+    let frames = &*frames;
     // The writer sends the first frames, and whatever the reader could not
     // write at once (a full socket buffer); the reader writes the rest
     // itself, without waking a task per message.

@@ -25,7 +25,7 @@ use rws::handshake::ClientHandshake;
 use serde_json::{json, Value};
 
 use load::{latency_histogram, Plan, ThreadResult};
-use wire::Frames;
+use rws::deflate::DeflateParams;
 
 /// Options of `rws bench`.
 #[derive(Debug, Args)]
@@ -62,6 +62,10 @@ pub struct BenchArgs {
     /// Check every echoed byte, opcode and frame against what was sent.
     #[arg(long)]
     verify: bool,
+    /// Offer permessage-deflate (no context takeover either way) and send
+    /// compressed messages: the server inflates and deflates every one.
+    #[arg(long)]
+    deflate: bool,
     /// Threads, each with its own runtime and share of the connections.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     threads: u32,
@@ -146,8 +150,11 @@ fn positive_seconds(arg: &str) -> Result<f64, String> {
 
 /// Runs the load or idle benchmark.
 pub async fn run(args: BenchArgs) -> Result<(), String> {
-    let handshake =
+    let mut handshake =
         ClientHandshake::new(&args.url, &[]).map_err(|e| format!("{}: {e}", args.url))?;
+    if args.deflate {
+        handshake = handshake.deflate(&wire::deflate_offer());
+    }
     let addr = resolve(handshake.request().uri())?;
     let mut request = Vec::new();
     handshake.encode_request(&mut request);
@@ -193,6 +200,9 @@ struct LoadResult {
     errors: BTreeMap<ErrorKind, u64>,
     client_cpu: Option<f64>,
     server_cpu: Option<f64>,
+    /// permessage-deflate as agreed, and the length of the frame sent.
+    deflate: Option<DeflateParams>,
+    frame_len: Option<usize>,
 }
 
 fn load(
@@ -205,7 +215,8 @@ fn load(
         addr,
         handshake,
         request,
-        frames: Frames::new(args.text, args.size, args.depth as usize),
+        text: args.text,
+        size: args.size,
         depth: args.depth as usize,
         verify: args.verify,
         warmup: Duration::from_secs_f64(args.warmup),
@@ -245,6 +256,8 @@ fn load(
         errors: BTreeMap::new(),
         client_cpu: client_before.zip(client_after).map(|(a, b)| b - a),
         server_cpu: server_before.zip(server_after).map(|(a, b)| b - a),
+        deflate: None,
+        frame_len: None,
     };
     for handle in handles {
         let r: ThreadResult = handle.join().map_err(|_| "a load thread panicked")?;
@@ -254,6 +267,9 @@ fn load(
         total.opening = total.opening.max(r.opening);
         for (kind, n) in r.errors {
             *total.errors.entry(kind).or_default() += n;
+        }
+        if total.frame_len.is_none() {
+            (total.deflate, total.frame_len) = (r.deflate, r.frame_len);
         }
     }
     Ok(load_report(&args, &total))
@@ -344,6 +360,9 @@ fn load_report(args: &BenchArgs, r: &LoadResult) -> String {
             "warmup_s": args.warmup,
             "threads": args.threads,
             "verify": args.verify,
+            "deflate_offered": args.deflate,
+            "deflate": r.deflate.map(|p| p.response_header()),
+            "frame_len": r.frame_len,
             "messages": r.messages,
             "messages_per_sec": rate,
             "mib_per_sec": mib,
@@ -391,6 +410,16 @@ fn load_report(args: &BenchArgs, r: &LoadResult) -> String {
         r.opened,
         r.opening.as_secs_f64()
     );
+    match (args.deflate, r.deflate, r.frame_len) {
+        (true, Some(params), Some(len)) => {
+            out += &format!(
+                "  deflate     {}: a frame of {len} bytes per message\n",
+                params.response_header()
+            )
+        }
+        (true, None, _) => out += "  deflate     offered, declined by the server\n",
+        _ => {}
+    }
     out += &format!("  errors      {}\n", errors_text(&r.errors));
     let cpu = |name: &str, cpu: Option<f64>| match (cpu, per_message(cpu)) {
         (Some(c), Some(m)) => format!("{name} {c:.2} s ({m:.2} µs/msg)"),

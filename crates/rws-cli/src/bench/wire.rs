@@ -5,8 +5,10 @@
 
 use std::net::SocketAddr;
 
-use rws::frame::{apply_mask, FrameHeader, OpCode};
+use rws::deflate::{DeflateConfig, DeflateParams, Inflater};
+use rws::frame::{FrameHeader, OpCode};
 use rws::handshake::ClientHandshake;
+use rws::{Config, Connection, Message, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -14,7 +16,7 @@ use super::ErrorKind;
 
 /// What was sent, once: the payload and `depth` copies of its frame.
 pub struct Frames {
-    /// The payload, unmasked, to check echoes against.
+    /// The payload, unmasked and uncompressed, to check echoes against.
     pub payload: Vec<u8>,
     /// The opcode sent.
     pub opcode: OpCode,
@@ -23,40 +25,102 @@ pub struct Frames {
     pub bytes: Vec<u8>,
     /// The length of one frame.
     pub frame_len: usize,
+    /// The permessage-deflate parameters the frames were compressed for.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl Frames {
-    /// `depth` copies of one masked frame carrying `size` bytes: ASCII text
-    /// (valid UTF-8 for a text frame) with a pattern that does not repeat
-    /// every 4 bytes, so that masking errors would show with `--verify`.
-    pub fn new(text: bool, size: usize, depth: usize) -> Frames {
-        let payload: Vec<u8> = (0..size).map(|i| b'a' + (i % 23) as u8).collect();
+    /// `depth` copies of one masked frame carrying `size` bytes of
+    /// [`payload`], compressed when `deflate` was agreed (and the message
+    /// is not too short to be worth it, as the library decides).
+    ///
+    /// A compressed message is made by a fresh compressor, so it refers to
+    /// no earlier message and can be sent again and again, whatever the
+    /// context takeover agreed.
+    pub fn new(text: bool, size: usize, depth: usize, deflate: Option<DeflateParams>) -> Frames {
+        let payload = payload(size);
         let opcode = if text { OpCode::Text } else { OpCode::Binary };
-        let mut header = FrameHeader::new(opcode, size as u64);
-        let key = [0x5a, 0x3c, 0x96, 0xe1];
-        header.mask = Some(key);
+        let message = if text {
+            Message::text(String::from_utf8(payload.clone()).expect("ASCII"))
+        } else {
+            Message::binary(payload.clone())
+        };
+        let config = Config::default()
+            .max_message_size(usize::MAX)
+            .max_frame_size(usize::MAX)
+            .deflate(Some(deflate_offer()));
+        let mut client = Connection::new(Role::Client, config);
+        if let Some(params) = deflate {
+            client = client.with_deflate(params);
+        }
+        client.send(message).expect("an open connection sends");
         let mut frame = Vec::with_capacity(size + 14);
-        header.encode(&mut frame);
-        let start = frame.len();
-        frame.extend_from_slice(&payload);
-        apply_mask(&mut frame[start..], key, 0);
+        while client.wants_write() {
+            let part = client.pending_output();
+            frame.extend_from_slice(part);
+            let n = part.len();
+            client.consume_output(n);
+        }
         let frame_len = frame.len();
         Frames {
             payload,
             opcode,
             bytes: frame.repeat(depth),
             frame_len,
+            deflate,
         }
     }
 }
 
-/// Opens a connection and does the opening handshake; returns the stream
-/// and the bytes that came after the 101.
+/// What `--deflate` offers: permessage-deflate with no context takeover
+/// either way, so that every message costs the server a whole inflate
+/// and deflate (with context takeover, an echo of a repeated message
+/// compresses to a reference to the last one, which measures nothing).
+pub fn deflate_offer() -> DeflateConfig {
+    DeflateConfig::default()
+        .server_no_context_takeover(true)
+        .client_no_context_takeover(true)
+}
+
+/// `size` bytes of ASCII text: words drawn by a fixed pseudo-random
+/// sequence from a small vocabulary, so that the payload compresses about
+/// as well as English prose (to a third or so) and does not repeat every
+/// few bytes, which would hide masking errors from `--verify`.
+pub fn payload(size: usize) -> Vec<u8> {
+    const WORDS: [&str; 32] = [
+        "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
+        "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an",
+        "they", "you", "were", "their", "message",
+    ];
+    let mut state: u32 = 0x9e37_79b9;
+    let mut out = Vec::with_capacity(size + 16);
+    while out.len() < size {
+        // A 32-bit xorshift: fixed, so every run sends the same bytes.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        out.extend_from_slice(WORDS[(state % 32) as usize].as_bytes());
+        out.push(if state % 7 == 0 { b'.' } else { b' ' });
+    }
+    out.truncate(size);
+    out
+}
+
+/// A connection just opened.
+pub struct Opened {
+    pub tcp: TcpStream,
+    /// The bytes that came after the 101.
+    pub leftover: Vec<u8>,
+    /// The permessage-deflate parameters agreed, if any.
+    pub deflate: Option<DeflateParams>,
+}
+
+/// Opens a connection and does the opening handshake.
 pub async fn open(
     addr: SocketAddr,
     handshake: &ClientHandshake,
     request: &[u8],
-) -> Result<(TcpStream, Vec<u8>), ErrorKind> {
+) -> Result<Opened, ErrorKind> {
     let mut tcp = TcpStream::connect(addr)
         .await
         .map_err(|_| ErrorKind::Connect)?;
@@ -71,7 +135,17 @@ pub async fn open(
             .await
             .map_err(|_| ErrorKind::Handshake)?;
         match handshake.handle_response(&buf, n == 0) {
-            Ok(Some((_, used))) => return Ok((tcp, buf.split_off(used))),
+            Ok(Some((response, used))) => {
+                let deflate = handshake
+                    .deflate_params(&response)
+                    .map_err(|_| ErrorKind::Handshake)?;
+                let leftover = buf.split_off(used);
+                return Ok(Opened {
+                    tcp,
+                    leftover,
+                    deflate,
+                });
+            }
             Ok(None) if n > 0 => {}
             _ => return Err(ErrorKind::Handshake),
         }
@@ -94,8 +168,16 @@ pub struct EchoReader<'a> {
     offset: usize,
     /// The frame ends a data message.
     fin: bool,
+    /// A data message's first frame was read, not yet its last.
+    in_message: bool,
     /// The frame is a ping or pong, skipped.
     control: bool,
+    /// `--verify` with permessage-deflate: the server's compressor, undone.
+    inflater: Option<Inflater>,
+    /// The echoed message is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// `--verify`: the compressed payload of the echo, until it ends.
+    wire: Vec<u8>,
 }
 
 impl<'a> EchoReader<'a> {
@@ -110,7 +192,14 @@ impl<'a> EchoReader<'a> {
             remaining: 0,
             offset: 0,
             fin: false,
+            in_message: false,
             control: false,
+            inflater: frames
+                .deflate
+                .filter(|_| verify)
+                .map(|p| Inflater::new(p.server_max_window_bits, p.server_no_context_takeover)),
+            compressed: false,
+            wire: Vec::new(),
         }
     }
 
@@ -139,7 +228,9 @@ impl<'a> EchoReader<'a> {
                 }
             } else {
                 let take = self.remaining.min(data.len() as u64) as usize;
-                if self.verify && !self.control {
+                if self.verify && !self.control && self.compressed {
+                    self.wire.extend_from_slice(&data[..take]);
+                } else if self.verify && !self.control {
                     let expected = self
                         .frames
                         .payload
@@ -173,15 +264,22 @@ impl<'a> EchoReader<'a> {
             return Ok(());
         }
         self.fin = header.fin;
+        let first = !self.in_message;
+        self.in_message = !header.fin;
+        if first {
+            self.compressed = header.rsv1;
+        }
         if self.verify {
-            let first = self.offset == 0;
             let opcode_ok = if first {
                 header.opcode == self.frames.opcode
             } else {
                 header.opcode == OpCode::Continuation
             };
-            // A server must not mask (RFC 6455 §5.1), nor compress here.
-            if !opcode_ok || header.mask.is_some() || header.rsv1 {
+            // A server must not mask (RFC 6455 §5.1), and sets RSV1 only on
+            // the first frame of a message, only with permessage-deflate
+            // (RFC 7692 §6).
+            let rsv1_ok = !header.rsv1 || (first && self.frames.deflate.is_some());
+            if !opcode_ok || header.mask.is_some() || !rsv1_ok {
                 return Err(ErrorKind::Verify);
             }
         }
@@ -194,17 +292,38 @@ impl<'a> EchoReader<'a> {
         if self.control || !self.fin {
             return Ok(0);
         }
-        if self.verify && self.offset != self.frames.payload.len() {
+        if self.verify && self.compressed {
+            self.check_inflated()?;
+        } else if self.verify && self.offset != self.frames.payload.len() {
             return Err(ErrorKind::Verify);
         }
         self.offset = 0;
         Ok(1)
+    }
+
+    /// `--verify`: the compressed echo inflates to the payload sent.
+    fn check_inflated(&mut self) -> Result<(), ErrorKind> {
+        let inflater = self.inflater.as_mut().ok_or(ErrorKind::Verify)?;
+        let expected = &self.frames.payload;
+        // One byte past the payload's length tells a longer echo.
+        let limit = expected.len() + 1;
+        let mut message = Vec::with_capacity(limit);
+        inflater
+            .inflate(&self.wire, &mut message, limit)
+            .and_then(|()| inflater.finish(&mut message, limit))
+            .map_err(|_| ErrorKind::Verify)?;
+        self.wire.clear();
+        if message != *expected {
+            return Err(ErrorKind::Verify);
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rws::frame::apply_mask;
 
     /// Server frames (unmasked) echoing `frames`' payload in `parts` pieces.
     fn echo(frames: &Frames, parts: usize) -> Vec<u8> {
@@ -229,7 +348,7 @@ mod tests {
 
     #[test]
     fn echoes_are_counted_across_any_reads() {
-        let frames = Frames::new(true, 300, 2);
+        let frames = Frames::new(true, 300, 2, None);
         let mut wire = echo(&frames, 1);
         wire.extend([0x89, 0x01, b'p']); // a ping between echoes is skipped
         wire.extend(echo(&frames, 3));
@@ -244,7 +363,7 @@ mod tests {
 
     #[test]
     fn the_sent_frames_unmask_to_the_payload() {
-        let frames = Frames::new(false, 1000, 3);
+        let frames = Frames::new(false, 1000, 3, None);
         assert_eq!(frames.bytes.len(), 3 * frames.frame_len);
         let (header, used) = FrameHeader::decode(&frames.bytes).unwrap().unwrap();
         let mut payload = frames.bytes[used..frames.frame_len].to_vec();
@@ -254,7 +373,7 @@ mod tests {
 
     #[test]
     fn verify_catches_a_changed_byte_a_masked_echo_and_a_close() {
-        let frames = Frames::new(false, 64, 1);
+        let frames = Frames::new(false, 64, 1, None);
         let mut wire = echo(&frames, 1);
         *wire.last_mut().unwrap() ^= 1;
         assert_eq!(
@@ -272,6 +391,78 @@ mod tests {
         assert_eq!(
             EchoReader::new(&frames, false).feed(&close),
             Err(ErrorKind::Closed)
+        );
+    }
+
+    /// What a server agrees to `--deflate`'s offer.
+    fn agreed() -> DeflateParams {
+        let answer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+        rws::deflate::parse_response([answer], &deflate_offer())
+            .unwrap()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_payload_is_ascii_words_of_the_exact_size() {
+        for size in [0, 1, 16, 1000, 70_000] {
+            let p = payload(size);
+            assert_eq!(p.len(), size);
+            assert!(p
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b" .".contains(b)));
+        }
+        assert_eq!(payload(100), payload(100), "the same bytes every run");
+        assert_ne!(payload(8)[..4], payload(8)[4..], "not a 4-byte pattern");
+    }
+
+    #[test]
+    fn compressed_frames_read_as_the_payload_and_compressed_echoes_verify() {
+        let params = agreed();
+        let frames = Frames::new(true, 4000, 2, Some(params));
+        let text = String::from_utf8(frames.payload.clone()).unwrap();
+        assert!(
+            frames.frame_len < 2000,
+            "prose-like text compresses: {} bytes",
+            frames.frame_len
+        );
+        assert_eq!(frames.bytes[0], 0xc1, "FIN, RSV1, text");
+        // A server with the same agreement reads each copy as the message.
+        let config = Config::default().deflate(Some(DeflateConfig::default()));
+        let mut server = Connection::new(Role::Server, config).with_deflate(params);
+        server.handle_input(&frames.bytes);
+        for _ in 0..2 {
+            let event = server.poll_event();
+            assert_eq!(
+                event,
+                Some(rws::Event::Message(Message::text(text.clone())))
+            );
+            server.send(Message::text(text.clone())).unwrap();
+        }
+        let mut echoes = Vec::new();
+        while server.wants_write() {
+            let n = server.pending_output().len();
+            echoes.extend_from_slice(server.pending_output());
+            server.consume_output(n);
+        }
+        assert_eq!(echoes[0], 0xc1, "the echo is compressed too");
+        for step in [1, 7, 300, echoes.len()] {
+            let mut reader = EchoReader::new(&frames, true);
+            let total: usize = echoes.chunks(step).map(|c| reader.feed(c).unwrap()).sum();
+            assert_eq!(total, 2, "reads of {step}");
+        }
+        // A changed compressed byte is caught when it inflates otherwise.
+        let mut bad = echoes.clone();
+        bad[10] ^= 0x20;
+        assert_eq!(
+            EchoReader::new(&frames, true).feed(&bad),
+            Err(ErrorKind::Verify)
+        );
+        assert_eq!(EchoReader::new(&frames, false).feed(&bad), Ok(2));
+        // RSV1 without permessage-deflate agreed is a wrong echo.
+        let plain = Frames::new(true, 4000, 1, None);
+        assert_eq!(
+            EchoReader::new(&plain, true).feed(&echoes),
+            Err(ErrorKind::Verify)
         );
     }
 }
