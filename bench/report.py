@@ -16,13 +16,14 @@ import os
 import statistics
 import sys
 
-PEERS = ["tungstenite", "fastwebsockets", "tokio-websockets"]
+PEERS = ["tungstenite", "fastwebsockets", "tokio-websockets", "yawc"]
 SERVER_ORDER = ["rws"] + PEERS + ["raw"]
 SERVER_LABEL = {
     "rws": "rws",
     "tungstenite": "tokio-tungstenite",
     "fastwebsockets": "fastwebsockets",
     "tokio-websockets": "tokio-websockets",
+    "yawc": "yawc",
     "raw": "raw TCP echo",
 }
 
@@ -86,7 +87,8 @@ def read_results(path):
 
 
 def config_key(record):
-    return (record["connections"], record["size"], record["depth"], record["kind"])
+    return (record["connections"], record["size"], record["depth"], record["kind"],
+            bool(record.get("deflate_offered")))
 
 
 # ---------------------------------------------------------------- figures
@@ -109,6 +111,9 @@ class Figures:
         self.other = max(others) if others else None
         saturations = [r.get("saturated") for r in runs if r.get("saturated")]
         self.saturated = collections.Counter(saturations).most_common(1)[0][0] if saturations else None
+        self.frame_len = median_of(r.get("frame_len") for r in runs)
+        # What permessage-deflate agreement the runs had (None: declined).
+        self.agreed = sorted({r.get("deflate") or "declined" for r in runs if r.get("deflate_offered")})
         self.errors = collections.Counter()
         for r in runs:
             for kind, n in (r.get("errors") or {}).items():
@@ -131,14 +136,15 @@ def size_label(size):
 
 
 def config_label(key):
-    conns, size, depth, kind = key
+    conns, size, depth, kind, deflate = key
     noun = "connection" if conns == 1 else "connections"
-    return f"{conns} {noun}, {size_label(size)} {kind}, depth {depth}"
+    extension = ", permessage-deflate" if deflate else ""
+    return f"{conns} {noun}, {size_label(size)} {kind}, depth {depth}{extension}"
 
 
 def config_short(key):
-    conns, size, depth, kind = key
-    return f"c={conns} {size_label(size)} {kind} d={depth}"
+    conns, size, depth, kind, deflate = key
+    return f"c={conns} {size_label(size)} {kind} d={depth}" + (" deflate" if deflate else "")
 
 
 def num(value):
@@ -225,6 +231,12 @@ def render(meta, loads, idles, errors, source):
     w(f"| tokio-websockets | tokio-websockets {versions.get('tokio-websockets', '?')} | "
       "`features = [\"server\", \"sha1_smol\"]`; SIMD masking and UTF-8 validation are "
       "detected at run time (no feature needed on stable); `next()` → `send()` |")
+    w(f"| yawc | yawc {versions.get('yawc', '?')} | "
+      "`default-features = false, features = [\"zlib\", \"simd\"]` (a fastwebsockets "
+      "descendant with permessage-deflate; zlib-rs through flate2, like rws); no hyper server: "
+      "the request head is read by hand and answered by yawc's `upgrade_with_options`, then "
+      "`from_stream_with_extensions`; UTF-8 checking on (`with_utf8`, off by default), "
+      "deflate at level 6, threshold 64 B, client window 15 bits; `next_frame()` → `send()` |")
     w("| raw | — | the ceiling: after the HTTP upgrade, every byte read is written back "
       "through one 1 MiB buffer; no framing, no allocation per read |\n")
 
@@ -264,7 +276,7 @@ def render(meta, loads, idles, errors, source):
     if example:
         w(example)
     w("```\n")
-    w("The configurations (connections, payload, depth, kind) are those of `MATRIX` in "
+    w("The configurations (connections, payload, depth, kind, permessage-deflate) are those of `MATRIX` in "
       "`bench/run.sh`: " + "; ".join(config_short(k) for k in configs) + ".\n")
 
     # Goals and summary.
@@ -274,7 +286,7 @@ def render(meta, loads, idles, errors, source):
     w(goal_lines(summary, idle_figures))
 
     w("## Summary\n")
-    w("Best peer = the peer (tokio-tungstenite, fastwebsockets, tokio-websockets) with the "
+    w("Best peer = the peer (tokio-tungstenite, fastwebsockets, tokio-websockets, yawc) with the "
       "highest median msg/s in that configuration. The rws/best-peer goal is 1.00×, or 1.15× "
       "where the best peer is below 0.90× raw TCP. p99 and CPU ratios are rws / best peer "
       "(lower is better); the CPU goal (≤ 0.87×) applies where both sides were saturated.\n")
@@ -297,6 +309,47 @@ def render(meta, loads, idles, errors, source):
               sat=(s["rws"].saturated or "–") if s["rws"] else "–",
           ))
     w("")
+
+    deflate_rows = [s for s in summary if s["key"][4]]
+    if deflate_rows:
+        w("## permessage-deflate\n")
+        w("The rows marked deflate run `rws bench --deflate`, which offers "
+          "`permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+          "client_max_window_bits`, against the servers that implement RFC 7692 "
+          f"({', '.join(SERVER_LABEL.get(x, x) for x in meta.get('deflate_servers', []))}). "
+          "The payload is prose-like ASCII words; the client compresses it once (the "
+          "library's own compressor, level 6) and sends that frame again and again. Every "
+          "server inflates every message, validates its UTF-8 and compresses its echo afresh "
+          "(level 6, 15-bit window): no context takeover either way, so that a repeated "
+          "message is not compressed to a reference to the last one. The same rows without "
+          "deflate are in the table above (\"off\").\n")
+        w("| configuration | rws off msg/s | rws on msg/s | on / off | best peer on | peer msg/s | "
+          "rws / peer | rws CPU µs/msg (off → on) | peer CPU µs/msg | bytes on the wire per message |")
+        w("|---|--:|--:|--:|---|--:|--:|--:|--:|--:|")
+        for s in deflate_rows:
+            key = s["key"]
+            off = figures.get((key[:4] + (False,), "rws"))
+            on, peer = s["rws"], s["peer"]
+            wire = on.frame_len if on else None
+            w("| {label} | {off} | {on} | {onoff} | {peer} | {peer_rate} | {ratio} | "
+              "{cpu} | {peer_cpu} | {wire} |".format(
+                  label=config_short(key),
+                  off=num(off.rate) if off else "–",
+                  on=num(on.rate) if on else "–",
+                  onoff=times(ratio(on.rate, off.rate) if on and off else None),
+                  peer=SERVER_LABEL.get(s["best"], "–") if s["best"] else "–",
+                  peer_rate=num(peer.rate) if peer else "–",
+                  ratio=times(s["ratio"]),
+                  cpu=(f"{micros(off.cpu) if off else '–'} → {micros(on.cpu) if on else '–'}"),
+                  peer_cpu=micros(peer.cpu) if peer else "–",
+                  wire=(f"{num(wire)} of {num(key[1])}" if wire else "–"),
+              ))
+        declined = sorted({(config_short(k), SERVER_LABEL.get(srv, srv))
+                           for (k, srv), f in figures.items() if k[4] and "declined" in f.agreed})
+        if declined:
+            w("\nDeclined the offer (these runs sent uncompressed messages): "
+              + ", ".join(f"{srv} in {cfg}" for cfg, srv in declined) + ".")
+        w("")
 
     # Per configuration.
     w("## Each configuration\n")
@@ -345,18 +398,18 @@ def render(meta, loads, idles, errors, source):
 
     # Idle connections.
     w("## Idle connections\n")
-    w("| server | connections opened | KiB per connection | handshakes/s | errors |")
-    w("|---|--:|--:|--:|---|")
+    w("| server | connections opened | KiB per connection | handshakes/s | server CPU µs per handshake | errors |")
+    w("|---|--:|--:|--:|--:|---|")
     for server in SERVER_ORDER:
         f = idle_figures.get(server)
         if f is None:
             failed = [e for e in errors if e.get("server") == server and e.get("mode") == "idle"]
             if failed:
-                w(f"| {SERVER_LABEL[server]} | failed: {failed[0].get('error')} | | | |")
+                w(f"| {SERVER_LABEL[server]} | failed: {failed[0].get('error')} | | | | |")
             continue
         errs = ", ".join(f"{k} {n}" for k, n in sorted(f["errors"].items())) or "none"
         w(f"| {SERVER_LABEL[server]} | {num(f['opened'])} | {f['kib']:.1f} | "
-          f"{num(f['handshakes'])} | {errs} |")
+          f"{num(f['handshakes'])} | {micros(f['cpu'])} | {errs} |")
     w("")
 
     # Disturbed runs.
@@ -397,7 +450,7 @@ def ordered_configs(meta, loads, errors):
     """The matrix's order, then any configuration found only in the runs."""
     keys = []
     for m in meta.get("matrix", []):
-        keys.append((m["connections"], m["size"], m["depth"], m["kind"]))
+        keys.append((m["connections"], m["size"], m["depth"], m["kind"], bool(m.get("deflate"))))
     for key, _ in loads:
         if key not in keys:
             keys.append(key)
@@ -455,6 +508,7 @@ def idle_summary(runs):
         "opened": statistics.median(r.get("opened", 0) for r in runs),
         "kib": statistics.median(r.get("kib_per_connection", 0.0) for r in runs),
         "handshakes": statistics.median(r.get("handshakes_per_sec", 0.0) for r in runs),
+        "cpu": median_of(r.get("server_cpu_us_per_handshake") for r in runs),
         "errors": sum((collections.Counter(r.get("errors") or {}) for r in runs),
                       collections.Counter()),
     }
@@ -510,6 +564,14 @@ def goal_lines(summary, idle):
         lines.append("- Handshakes/s ≥ best peer: "
                      + verdict(r is not None and r >= 1.0,
                                f"{num(rws_idle['handshakes'])}/s, {times(r)} of {SERVER_LABEL[best]}'s") + ".")
+        peer_cpu = [(idle[p]["cpu"], p) for p in PEERS if p in idle and idle[p]["cpu"]]
+        if rws_idle.get("cpu") and peer_cpu:
+            low, low_peer = min(peer_cpu)
+            lines.append(f"  Server CPU per handshake: rws {micros(rws_idle['cpu'])} µs, "
+                         f"{times(ratio(rws_idle['cpu'], low))} of the leanest peer's "
+                         f"({SERVER_LABEL[low_peer]}, {micros(low)} µs); both sides are "
+                         "saturated while connections open, so this decides where the rates "
+                         "are within the spread.")
     client = [config_short(s["key"]) for s in summary
               if s["rws"] and s["rws"].saturated == "client"]
     if client:

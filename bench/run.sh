@@ -5,6 +5,10 @@
 #   QUICK=1 bench/run.sh              # smoke test: 0.5 s per run, 1 rep
 #   SERVERS="rws raw" REPS=5 bench/run.sh
 #
+# A configuration marked "deflate" is run with `rws bench --deflate`
+# (permessage-deflate, no context takeover either way) against the servers
+# that implement it (DEFLATE_SERVERS) only.
+#
 # Every configuration of MATRIX below is run against every server of
 # SERVERS, REPS times, then the idle-connection test IDLE_REPS times per
 # server. The servers (bench/servers, tokio current-thread runtime) all run
@@ -20,7 +24,7 @@
 # Environment:
 #   DURATION (2)  WARMUP (0.5)  REPS (3)   seconds measured / of warmup, reps
 #   IDLE (10000)  IDLE_REPS (3)            idle connections held per server, reps
-#   SERVERS ("rws tungstenite fastwebsockets tokio-websockets raw")
+#   SERVERS ("rws tungstenite fastwebsockets tokio-websockets yawc raw")
 #   QUICK=1       DURATION=0.5 WARMUP=0.2 REPS=1 IDLE_REPS=1 (unless set):
 #                 a smoke test of the whole pipeline in about 1.5 minutes
 #   BUILD=0       skip the release builds (use the binaries already built)
@@ -28,10 +32,11 @@
 #   REPORT=0      do not write BENCHMARKS.md
 set -uo pipefail
 
-# The matrix: "connections size depth kind" (size in bytes). Not the full
-# cross product (connections 1/100/500 x size 16/1Ki/16Ki/1Mi x depth 1/16 x
-# binary/text would take hours): one or two depths per point, text at 1 KiB
-# and 16 KiB.
+# The matrix: "connections size depth kind [deflate]" (size in bytes). Not
+# the full cross product (connections 1/100/500 x size 16/1Ki/16Ki/1Mi x
+# depth 1/16 x binary/text x deflate would take hours): one or two depths
+# per point, text at 1 KiB and 16 KiB, and those text rows again with
+# permessage-deflate.
 MATRIX=(
     "1 16 1 binary"
     "1 1024 1 binary"
@@ -46,9 +51,13 @@ MATRIX=(
     "500 16384 1 binary"
     "100 1024 1 text"
     "1 16384 16 text"
+    "100 1024 1 text deflate"
+    "1 16384 16 text deflate"
 )
 
-ALL_SERVERS="rws tungstenite fastwebsockets tokio-websockets raw"
+ALL_SERVERS="rws tungstenite fastwebsockets tokio-websockets yawc raw"
+# The servers that implement permessage-deflate (RFC 7692).
+DEFLATE_SERVERS="rws yawc"
 if [[ "${QUICK:-0}" == 1 ]]; then
     DURATION=${DURATION:-0.5}
     REPS=${REPS:-1}
@@ -101,13 +110,24 @@ for tool in jq taskset timeout python3; do
 done
 
 # ---------------------------------------------------------------- estimate
-load_runs=$(( ${#MATRIX[@]} * $(wc -w <<<"$SERVERS") * REPS ))
+deflate_count=0
+for server in $SERVERS; do
+    [[ " $DEFLATE_SERVERS " == *" $server "* ]] && deflate_count=$((deflate_count + 1))
+done
+load_runs=0
+for config in "${MATRIX[@]}"; do
+    if [[ "$config" == *deflate ]]; then
+        load_runs=$((load_runs + deflate_count * REPS))
+    else
+        load_runs=$((load_runs + $(wc -w <<<"$SERVERS") * REPS))
+    fi
+done
 idle_runs=$(( $(wc -w <<<"$SERVERS") * IDLE_REPS ))
 # Per load run: warmup + duration + ~0.3 s to connect and report; per idle
 # run ~2.5 s for 10000 handshakes, the 1 s hold, starting and stopping.
 estimate=$(awk -v n="$load_runs" -v d="$DURATION" -v w="$WARMUP" -v i="$idle_runs" -v c="$IDLE" \
     'BEGIN { s = n * (d + w + 0.3) + i * (1.5 + c / 10000); printf "%d min %02d s", s / 60, s % 60 }')
-echo "== $load_runs load runs (${#MATRIX[@]} configurations x $(wc -w <<<"$SERVERS") servers x $REPS reps," \
+echo "== $load_runs load runs (${#MATRIX[@]} configurations x up to $(wc -w <<<"$SERVERS") servers x $REPS reps," \
     "${DURATION}s + ${WARMUP}s warmup) + $idle_runs idle runs of $IDLE connections"
 echo "== estimated time: $estimate (plus the builds)"
 
@@ -148,7 +168,7 @@ rws_version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 echo "== machine: $cpu_model, $(nproc) CPUs, $kernel, $(ulimit -n) fds"
 echo "== $rustc_version"
 echo "== rws $rws_version ($commit)"
-for crate in tokio-tungstenite tungstenite fastwebsockets tokio-websockets tokio; do
+for crate in tokio-tungstenite tungstenite fastwebsockets tokio-websockets yawc tokio; do
     echo "== $crate $(lock_version "$crate")"
 done
 echo "== load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -159,7 +179,8 @@ jq -cn \
     --arg kernel "$kernel" --arg rustc "$rustc_version" --arg commit "$commit" \
     --arg rws "$rws_version" --arg ttung "$(lock_version tokio-tungstenite)" \
     --arg tung "$(lock_version tungstenite)" --arg fws "$(lock_version fastwebsockets)" \
-    --arg tws "$(lock_version tokio-websockets)" --arg tokio "$(lock_version tokio)" \
+    --arg tws "$(lock_version tokio-websockets)" --arg yawc "$(lock_version yawc)" \
+    --arg tokio "$(lock_version tokio)" --arg deflate_servers "$DEFLATE_SERVERS" \
     --argjson duration "$DURATION" --argjson warmup "$WARMUP" --argjson reps "$REPS" \
     --argjson idle "$IDLE" --argjson idle_reps "$IDLE_REPS" --arg servers "$SERVERS" \
     --arg matrix "$(printf '%s\n' "${MATRIX[@]}")" --arg loadavg "$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -167,13 +188,15 @@ jq -cn \
     '{mode: "meta", timestamp: $stamp, cpu_model: $cpu, cores: $cores, kernel: $kernel,
       rustc: $rustc, commit: $commit, loadavg: $loadavg,
       versions: {rws: $rws, "tokio-tungstenite": $ttung, tungstenite: $tung,
-                 fastwebsockets: $fws, "tokio-websockets": $tws, tokio: $tokio},
+                 fastwebsockets: $fws, "tokio-websockets": $tws, yawc: $yawc,
+                 tokio: $tokio},
       duration_s: $duration, warmup_s: $warmup, reps: $reps,
       idle_connections: $idle, idle_reps: $idle_reps,
       servers: ($servers | split(" ") | map(select(. != ""))),
+      deflate_servers: ($deflate_servers | split(" ") | map(select(. != ""))),
       matrix: ($matrix | split("\n") | map(select(. != "") | split(" ")
                | {connections: (.[0] | tonumber), size: (.[1] | tonumber),
-                  depth: (.[2] | tonumber), kind: .[3]})),
+                  depth: (.[2] | tonumber), kind: .[3], deflate: (.[4] == "deflate")})),
       server_cpu: $server_cpu, client_cpu: $client_cpu}' >"$OUT"
 
 # ---------------------------------------------------------------- helpers
@@ -291,9 +314,10 @@ ensure_server() { # name: (re)starts the server if it is not running; returns 1 
     start_server "$1"
 }
 
-# The servers in the order of rep $1: SERVERS rotated by rep - 1.
+# The servers of list $2 in the order of rep $1: rotated by rep - 1.
 rotated() {
-    local -a list=($SERVERS)
+    local -a list=($2)
+    ((${#list[@]})) || return 0
     local n=${#list[@]} shift=$(( ($1 - 1) % ${#list[@]} )) i
     for ((i = 0; i < n; i++)); do
         printf '%s ' "${list[(i + shift) % n]}"
@@ -306,12 +330,20 @@ for server in $SERVERS; do
     start_server "$server"
 done
 for config in "${MATRIX[@]}"; do
-    read -r conns size depth kind <<<"$config"
-    echo "== $conns connections, $size bytes, depth $depth, $kind"
+    read -r conns size depth kind flags <<<"$config"
+    deflate=false row_servers=$SERVERS extra=()
+    if [[ "${flags:-}" == deflate ]]; then
+        deflate=true extra=(--deflate) row_servers=
+        for server in $SERVERS; do
+            [[ " $DEFLATE_SERVERS " == *" $server "* ]] && row_servers+="$server "
+        done
+    fi
+    echo "== $conns connections, $size bytes, depth $depth, $kind${flags:+, $flags}"
     config_json=$(jq -cn --argjson c "$conns" --argjson s "$size" --argjson d "$depth" \
-        --arg k "$kind" '{mode: "load", connections: $c, size: $s, depth: $d, kind: $k}')
+        --arg k "$kind" --argjson deflate "$deflate" \
+        '{mode: "load", connections: $c, size: $s, depth: $d, kind: $k, deflate_offered: $deflate}')
     for rep in $(seq "$REPS"); do
-        for server in $(rotated "$rep"); do
+        for server in $(rotated "$rep" "$row_servers"); do
             if ! ensure_server "$server"; then
                 SERVER_PID=
                 record "$server" "$rep" "" "$config_json" "" nostart
@@ -320,7 +352,7 @@ for config in "${MATRIX[@]}"; do
             SERVER_PID=${PID[$server]}
             args=(bench "ws://127.0.0.1:${PORT[$server]}/" -c "$conns" -s "$size" -d "$depth"
                 --duration "$DURATION" --warmup "$WARMUP" "--$kind" --threads 1 --json
-                --server-pid "$SERVER_PID")
+                --server-pid "$SERVER_PID" "${extra[@]}")
             cmd="taskset -c $CLIENT_CPU $RWS_BIN ${args[*]}"
             limit=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", d + w + 60 }')
             wait_quiet
@@ -350,7 +382,7 @@ done
 echo "== $IDLE idle connections"
 config_json=$(jq -cn --argjson c "$IDLE" '{mode: "idle", connections: $c}')
 for rep in $(seq "$IDLE_REPS"); do
-    for server in $(rotated "$rep"); do
+    for server in $(rotated "$rep" "$SERVERS"); do
         if ! start_server "$server"; then
             SERVER_PID=
             record "$server" "$rep" "" "$config_json" "" nostart

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rws::handshake::ClientHandshake;
 use tokio::sync::Semaphore;
 
-use super::procfs::rss_kib;
+use super::procfs::{cpu_seconds, rss_kib};
 use super::wire::open;
 use super::ErrorKind;
 
@@ -22,6 +22,8 @@ pub struct IdleResult {
     pub opening: Duration,
     pub rss_before_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
+    /// The server's CPU time while the connections were opened.
+    pub server_cpu_s: Option<f64>,
     pub errors: BTreeMap<ErrorKind, u64>,
 }
 
@@ -36,6 +38,7 @@ pub async fn run(
     hold: Duration,
 ) -> IdleResult {
     let rss_before_kib = server_pid.and_then(rss_kib);
+    let cpu_before = server_pid.and_then(|pid| cpu_seconds(Some(pid)));
     let permits = Arc::new(Semaphore::new(CONCURRENT_OPENS));
     let began = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -61,6 +64,7 @@ pub async fn run(
         }
     }
     let opening = began.elapsed();
+    let cpu_after = server_pid.and_then(|pid| cpu_seconds(Some(pid)));
     tokio::time::sleep(hold).await;
     let rss_after_kib = server_pid.and_then(rss_kib);
     IdleResult {
@@ -68,6 +72,7 @@ pub async fn run(
         opening,
         rss_before_kib,
         rss_after_kib,
+        server_cpu_s: cpu_before.zip(cpu_after).map(|(a, b)| b - a),
         errors,
     }
 }

@@ -449,6 +449,10 @@ fn idle_report(args: &BenchArgs, count: u32, r: &idle::IdleResult) -> String {
         }
         _ => None,
     };
+    let cpu_per_handshake = r
+        .server_cpu_s
+        .filter(|_| r.opened > 0)
+        .map(|cpu| cpu * 1e6 / r.opened as f64);
     if args.json {
         return json!({
             "mode": "idle",
@@ -459,6 +463,7 @@ fn idle_report(args: &BenchArgs, count: u32, r: &idle::IdleResult) -> String {
             "server_rss_after_kib": r.rss_after_kib,
             "kib_per_connection": per_connection,
             "handshakes_per_sec": handshakes,
+            "server_cpu_us_per_handshake": cpu_per_handshake,
             "errors": errors_json(&r.errors),
         })
         .to_string();
@@ -476,6 +481,9 @@ fn idle_report(args: &BenchArgs, count: u32, r: &idle::IdleResult) -> String {
             )
         }
         _ => out += "  server memory  unknown (give --server-pid)\n",
+    }
+    if let Some(each) = cpu_per_handshake {
+        out += &format!("  server CPU     {each:.1} µs per handshake (accept to 101)\n");
     }
     out += &format!("  errors         {}", errors_text(&r.errors));
     out
