@@ -100,7 +100,7 @@ pub fn payload(size: usize) -> Vec<u8> {
         state ^= state >> 17;
         state ^= state << 5;
         out.extend_from_slice(WORDS[(state % 32) as usize].as_bytes());
-        out.push(if state % 7 == 0 { b'.' } else { b' ' });
+        out.push(if state.is_multiple_of(7) { b'.' } else { b' ' });
     }
     out.truncate(size);
     out

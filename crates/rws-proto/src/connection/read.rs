@@ -8,7 +8,7 @@ use super::{Connection, Event, Fragment, Pending, Role, State};
 use crate::close::CloseFrame;
 use crate::deflate::InflateError;
 use crate::error::ProtocolError;
-use crate::frame::{apply_mask, FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::frame::{apply_mask, extend_masked, FrameHeader, OpCode, MAX_HEADER_LEN};
 use crate::message::{Message, MessageKind, Utf8Bytes};
 use crate::utf8::Utf8Validator;
 
@@ -347,9 +347,9 @@ impl Connection {
         match self.compression.as_mut().filter(|_| message.compressed) {
             Some(compression) => {
                 r.scratch.clear();
-                r.scratch.extend_from_slice(chunk);
-                if let Some(key) = header.mask {
-                    apply_mask(&mut r.scratch, key, offset as usize);
+                match header.mask {
+                    Some(key) => extend_masked(&mut r.scratch, chunk, key, offset as usize),
+                    None => r.scratch.extend_from_slice(chunk),
                 }
                 let inflater = compression.inflater();
                 let too_large = || ProtocolError::MessageTooLarge {
@@ -379,9 +379,9 @@ impl Connection {
                     let frame_left = (header.payload_len - offset) as usize;
                     target.reserve(frame_left.min(chunk.len().max(RESERVE_AHEAD)));
                 }
-                target.extend_from_slice(chunk);
-                if let Some(key) = header.mask {
-                    apply_mask(&mut target[start..], key, offset as usize);
+                match header.mask {
+                    Some(key) => extend_masked(target, chunk, key, offset as usize),
+                    None => target.extend_from_slice(chunk),
                 }
             }
         }

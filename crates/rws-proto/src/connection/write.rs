@@ -6,7 +6,7 @@ use super::output::SHARE_AT_LEAST;
 use super::{Connection, Role, State};
 use crate::close::CloseFrame;
 use crate::error::SendError;
-use crate::frame::{apply_mask, FrameHeader, OpCode};
+use crate::frame::{extend_masked, FrameHeader, OpCode};
 use crate::message::{Message, MessageKind};
 
 impl Connection {
@@ -197,10 +197,9 @@ impl Connection {
         let out = self.out.buffer();
         out.reserve(header.encoded_len() + payload.len());
         header.encode(out);
-        let start = out.len();
-        out.extend_from_slice(payload);
-        if let Some(key) = header.mask {
-            apply_mask(&mut out[start..], key, 0);
+        match header.mask {
+            Some(key) => extend_masked(out, payload, key, 0),
+            None => out.extend_from_slice(payload),
         }
     }
 }

@@ -24,4 +24,4 @@ mod header;
 mod mask;
 
 pub use header::{FrameHeader, OpCode, MAX_HEADER_LEN};
-pub use mask::apply_mask;
+pub use mask::{apply_mask, extend_masked};
