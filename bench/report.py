@@ -45,8 +45,8 @@ def main():
     parser.add_argument("-o", "--output", help="where to write the report (default: stdout)")
     args = parser.parse_args()
 
-    meta, loads, idles, errors = read_results(args.results)
-    text = render(meta, loads, idles, errors, os.path.basename(args.results))
+    meta, loads, idles, errors, profiles = read_results(args.results)
+    text = render(meta, loads, idles, errors, os.path.basename(args.results), profiles)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
@@ -59,11 +59,12 @@ def main():
 
 def read_results(path):
     """The meta line, the load runs by (configuration, server), the idle
-    runs by server, and the failed runs."""
+    runs by server, the failed runs, and the CPU profiles."""
     meta = {}
     loads = collections.defaultdict(list)
     idles = collections.defaultdict(list)
     errors = []
+    profiles = []
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             line = line.strip()
@@ -83,7 +84,9 @@ def read_results(path):
                 loads[(config_key(record), record["server"])].append(record)
             elif mode == "idle":
                 idles[record["server"]].append(record)
-    return meta, loads, idles, errors
+            elif mode == "profile":
+                profiles.append(record)
+    return meta, loads, idles, errors, profiles
 
 
 def config_key(record):
@@ -180,7 +183,7 @@ def verdict(ok, detail):
 # ---------------------------------------------------------------- rendering
 
 
-def render(meta, loads, idles, errors, source):
+def render(meta, loads, idles, errors, source, profiles=()):
     out = []
     w = out.append
     versions = meta.get("versions", {})
@@ -284,6 +287,9 @@ def render(meta, loads, idles, errors, source):
     idle_figures = {s: idle_summary(runs) for s, runs in idles.items()}
     w("## Goals (issue 6)\n")
     w(goal_lines(summary, idle_figures))
+
+    if profiles:
+        w(profile_section(profiles))
 
     w("## Summary\n")
     w("Best peer = the peer (tokio-tungstenite, fastwebsockets, tokio-websockets, yawc) with the "
@@ -444,6 +450,48 @@ def render(meta, loads, idles, errors, source):
               f"{e.get('rep', '?')} | {detail} |")
         w("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def profile_section(profiles):
+    """Where the servers' CPU time went (bench/profile.sh), and what that
+    means for the CPU-per-message goal."""
+    servers = list(dict.fromkeys(p["server"] for p in profiles))
+    configs = list(dict.fromkeys(p["config"] for p in profiles))
+    share = {(p["server"], p["config"]): p.get("shares", {}) for p in profiles}
+    lines = ["## Where the server's CPU time goes\n",
+             "`bench/profile.sh` (perf, 5 kHz, 2 s per configuration, the server alone on CPU 0) "
+             "splits each server's CPU time between the kernel, the server's own binary (the "
+             "library, tokio, the echo loop) and libc. \"idle\" is opening 10,000 connections.\n",
+             "| configuration | " + " | ".join(f"{SERVER_LABEL.get(x, x)}: kernel / own / libc"
+                                             for x in servers) + " |",
+             "|---|" + "--:|" * len(servers)]
+    for config in configs:
+        cells = []
+        for server in servers:
+            sh = share.get((server, config))
+            if sh is None:
+                cells.append("–")
+            else:
+                cells.append(f"{sh.get('kernel', 0):.0f}% / {sh.get('server', 0):.0f}% / "
+                             f"{sh.get('libc', 0):.0f}%")
+        lines.append(f"| {config} | " + " | ".join(cells) + " |")
+    # Small messages: the rows where every server sits at the raw-TCP ceiling.
+    small = [c for c in configs if c != "idle" and len(c.split()) >= 2
+             and c.split()[1].isdigit() and int(c.split()[1]) <= 1024]
+    kernel = [(share[(srv, c)].get("kernel", 0), srv, c) for srv in servers if srv != "rws"
+              for c in small if (srv, c) in share]
+    if kernel:
+        low, peer, config = min(kernel)
+        lines.append(
+            f"\nWith small messages every server makes one read and one write per message "
+            f"(`strace -c` shows it for rws and fastwebsockets at 100 × 16 B), so the kernel's "
+            f"CPU per message is much the same for all of them. The kernel held {low:.0f}% of "
+            f"{SERVER_LABEL.get(peer, peer)}'s CPU time ({config}): a server whose own code took "
+            f"no time at all would still use about {low / 100:.2f}× its CPU per message, so "
+            f"the goal of ≤ {GOAL_CPU:.2f}× cannot be met on loopback where both sides are "
+            "saturated. What a library controls is its own share, which the table shows.")
+    lines.append("")
+    return "\n".join(lines) + "\n"
 
 
 def ordered_configs(meta, loads, errors):

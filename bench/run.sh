@@ -30,6 +30,8 @@
 #   BUILD=0       skip the release builds (use the binaries already built)
 #   RWS_BIN       the load generator (default target/release/rws)
 #   REPORT=0      do not write BENCHMARKS.md
+#   PROFILE=0     skip the CPU profiles (bench/profile.sh, needs perf) of
+#                 PROFILE_SERVERS ("rws fastwebsockets")
 set -uo pipefail
 
 # The matrix: "connections size depth kind [deflate]" (size in bytes). Not
@@ -409,6 +411,16 @@ for rep in $(seq "$IDLE_REPS"); do
         stop_server "$server"
     done
 done
+# Where the servers' CPU time goes (bench/profile.sh): kernel, own code,
+# libc. Skipped without perf or with PROFILE=0.
+if [[ "${PROFILE:-1}" != 0 ]] && command -v perf >/dev/null; then
+    echo "== profiles: ${PROFILE_SERVERS:=rws fastwebsockets}"
+    for server in $PROFILE_SERVERS; do
+        wait_quiet
+        JSON=1 RWS_BIN=$RWS_BIN bench/profile.sh "$server" | tee -a "$OUT" |
+            jq -r '"   \(.server), \(.config): " + (.shares | to_entries | map("\(.key) \(.value)%") | join(", "))'
+    done
+fi
 elapsed=$(( $(date +%s) - started ))
 echo "== runs took $((elapsed / 60)) min $((elapsed % 60)) s; results in $OUT"
 
