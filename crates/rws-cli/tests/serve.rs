@@ -344,6 +344,50 @@ async fn serve_refuses_connections_beyond_the_maximum() {
     .await;
 }
 
+/// Plain HTTP counts against `--max-connections` too: beyond it, the page
+/// is answered with 503, and once a connection ends it is served again.
+#[tokio::test]
+async fn serve_answers_plain_http_with_503_beyond_the_maximum() {
+    bounded(async {
+        let (_child, addr) = serve(&["--max-connections", "1"]).await;
+        let mut ws = chat(&addr, "/echo").await;
+        // The connection is open and holds the only permit.
+        ws.send(Message::text("held")).await.expect("send");
+        assert_eq!(recv_text(&mut ws).await, "held");
+
+        let refused = http_get(&addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let (head, body) = refused.split_once("\r\n\r\n").expect("a head");
+        assert!(
+            head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nconnection: close"), "{head}");
+        assert_eq!(body, "too many connections\n");
+
+        ws.close(CloseCode::NORMAL, "bye").await.expect("close");
+        // The server frees the permit when its task ends, just after the
+        // close handshake: a few tries may still be refused.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let page = loop {
+            let answer = http_get(&addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            if answer.starts_with("HTTP/1.1 200 OK\r\n") {
+                break answer;
+            }
+            assert!(
+                answer.starts_with("HTTP/1.1 503 "),
+                "expected 200 or 503, got {answer}"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still refused 5 s after the WebSocket closed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(page.contains("new WebSocket("), "{page}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn serve_closes_every_connection_with_1001_on_sigint() {
     bounded(async {

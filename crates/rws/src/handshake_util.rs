@@ -3,6 +3,7 @@
 //! server's answer to a request.
 
 use std::fmt;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -16,13 +17,29 @@ use rws_proto::HandshakeError;
 
 use crate::{Error, WebSocketConfig};
 
+/// The most a server reads and discards from the client after refusing it
+/// (any status but 101), before it drops the connection.
+///
+/// Closing a socket with received data still unread makes the kernel reset
+/// the connection instead of closing it gently, and a client still sending
+/// its request (a body, frames after the head) then fails with "connection
+/// reset" before it reads the answer. So, after writing the answer and
+/// shutting down the sending side, the server reads what the client still
+/// sends until the end of file, up to this many bytes and for up to
+/// [`DRAIN_TIMEOUT`].
+pub(crate) const DRAIN_LIMIT: u64 = 64 << 10;
+
+/// The longest a server waits for the client's end of file after refusing
+/// it; see [`DRAIN_LIMIT`].
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The application's answer to an upgrade request.
 pub type Decision = Result<Accept, Rejection>;
 
 /// A server's handler for plain HTTP requests, those that do not ask for a
 /// WebSocket (no `Upgrade: websocket`): it gets the request head (a body
-/// is not read) and returns the response, after which the connection is
-/// closed.
+/// is not given to it) and returns the response, after which the
+/// connection is closed.
 pub type HttpHandler = Box<dyn FnOnce(&Request<()>) -> Response<Bytes> + Send>;
 
 /// What a client builder collects: the target, subprotocols, headers and
@@ -181,7 +198,8 @@ pub(crate) fn closed_during_handshake() -> Error {
 pub(crate) struct Answer {
     /// The HTTP response to write and flush.
     pub(crate) bytes: Vec<u8>,
-    /// Whether to shut the transport down after it (every status but 101).
+    /// Whether to shut the transport down after it (every status but 101),
+    /// then drain what the client still sends (see [`DRAIN_LIMIT`]).
     pub(crate) shutdown: bool,
     /// The agreed subprotocol when the connection opens, or the error to
     /// return once the response is written.

@@ -279,6 +279,8 @@ struct InMessage {
     compressed: bool,
     /// Inflating stopped (corrupt data, or past [`MAX_INFLATE`]).
     inflate_stopped: bool,
+    /// It stopped past [`MAX_INFLATE`].
+    inflate_cut: bool,
     inflated: u64,
     preview: Vec<u8>,
     seen: u64,
@@ -422,6 +424,7 @@ impl Side {
                 len: 0,
                 compressed,
                 inflate_stopped: false,
+                inflate_cut: false,
                 inflated: 0,
                 preview: Vec::new(),
                 seen: 0,
@@ -499,6 +502,7 @@ impl Side {
                 frames: 1,
                 len: record.len,
                 inflated: None,
+                inflate_cut: false,
                 preview: record.preview.clone(),
                 close: record.close.clone(),
                 violations: record.violations,
@@ -512,16 +516,18 @@ impl Side {
         message.frames += 1;
         message.len += frame.record.len;
         if frame.record.fin {
-            if frame.compressed {
-                // Finishing also resets the inflater after corrupt data.
+            if frame.compressed && message.inflate_stopped {
+                // Corrupt or cut: the inflater is mid-stream. A fresh one
+                // takes the next message (whose back-references into this
+                // one, with context takeover, cannot be followed).
+                self.inflater = None;
+            } else if frame.compressed {
                 let mut tail = Vec::new();
                 let result = match &mut self.inflater {
                     Some(inflater) => inflater.finish(&mut tail, MAX_INFLATE),
                     None => Ok(()),
                 };
-                if !message.inflate_stopped {
-                    message.inflated_data(&mut frame, &tail, result);
-                }
+                message.inflated_data(&mut frame, &tail, result);
             }
             if let Some(utf8) = &message.utf8 {
                 if let Some(at) = utf8.finish() {
@@ -583,7 +589,11 @@ impl InMessage {
                     .violations
                     .push(Violation::CorruptCompressedData);
             }
-            Err(InflateError::TooLarge) => self.inflate_stopped = true,
+            Err(InflateError::TooLarge) => {
+                self.inflate_stopped = true;
+                self.inflate_cut = true;
+                frame.record.inflate_cut = true;
+            }
         }
     }
 
@@ -602,6 +612,7 @@ impl InMessage {
             frames: self.frames,
             len: self.len,
             inflated: self.compressed.then_some(self.inflated),
+            inflate_cut: self.inflate_cut,
             preview,
             close: None,
             violations: self.violations,
@@ -740,6 +751,7 @@ fn parse_header(buf: &[u8]) -> Option<(FrameRecord, usize)> {
         preview: None,
         close: None,
         inflated: None,
+        inflate_cut: false,
         violations,
     };
     Some((record, header_len))
@@ -1157,6 +1169,70 @@ mod tests {
         bytes.extend(server(0xc1, HELLO_DEFLATED));
         let f = trace_after(DEFLATE_RESPONSE, Dir::ServerToClient, &bytes);
         assert_eq!(f[1].preview, text("Hello"));
+    }
+
+    /// A zip bomb: 40 MiB of zeros that a client compressed to under
+    /// 64 KiB, in one read. Inflating stops at
+    /// [`MAX_INFLATE`]: the frame and its message are reported with what
+    /// was inflated up to the cap (plus the one byte that tells the cap was
+    /// passed), no violation (the data is valid) and nothing large kept.
+    #[test]
+    fn a_zip_bomb_is_inflated_up_to_the_cap() {
+        let bomb_size = 40 << 20;
+        // The bytes a real client sends: the library's own compressor (a
+        // sync flush, its 00 00 ff ff tail removed, RFC 7692 §7.2.1),
+        // with the parameters DEFLATE_RESPONSE agrees on.
+        let mut params = DeflateParams::default();
+        params.server_no_context_takeover = true;
+        let mut sender =
+            rws::Connection::new(rws::Role::Client, rws::Config::default()).with_deflate(params);
+        sender
+            .send(rws::Message::binary(vec![0u8; bomb_size]))
+            .expect("send");
+        let bytes = sender.pending_output().to_vec();
+        assert!(bytes.len() < 64 << 10, "{} bytes on the wire", bytes.len());
+        assert_eq!(bytes[0], 0xc2, "FIN, RSV1, binary");
+
+        let mut conn = opened(DEFLATE_RESPONSE);
+        let mut out = Vec::new();
+        conn.feed(Dir::ClientToServer, Duration::ZERO, &bytes, &mut out);
+        let f = frames(&out);
+        let m = messages(&out);
+        assert_eq!((f.len(), m.len()), (1, 1), "{out:?}");
+        let capped = Some(MAX_INFLATE as u64 + 1);
+        // A 16-bit length and a masking key: 8 bytes of header.
+        assert_eq!(f[0].len, bytes.len() as u64 - 8);
+        assert_eq!(f[0].inflated, capped);
+        assert!(f[0].violations.is_empty(), "{:?}", f[0].violations);
+        assert_eq!(
+            f[0].preview,
+            Some(Preview::Binary {
+                bytes: vec![0; PREVIEW],
+                cut: true
+            })
+        );
+        assert_eq!((m[0].opcode, m[0].frames, m[0].inflated), (2, 1, capped));
+        assert!(m[0].violations.is_empty(), "{:?}", m[0].violations);
+        // Nothing of the bomb is kept: the unmasking buffer holds one
+        // read's compressed bytes at most.
+        assert!(conn.client.scratch.capacity() <= bytes.len());
+        assert!(conn.client.frame.is_none() && conn.client.message.is_none());
+        assert!(f[0].inflate_cut && m[0].inflate_cut);
+        // The next message (no back-reference into the bomb) inflates with
+        // a fresh inflater: no false "corrupt data".
+        sender.consume_output(bytes.len());
+        // 120 bytes: above the 64-byte threshold, so compressed.
+        sender
+            .send(rws::Message::text("Hello ".repeat(20)))
+            .expect("send");
+        let hello = sender.pending_output().to_vec();
+        let mut out = Vec::new();
+        conn.feed(Dir::ClientToServer, Duration::ZERO, &hello, &mut out);
+        let f = frames(&out);
+        assert_eq!(f.len(), 1, "{out:?}");
+        assert!(f[0].violations.is_empty(), "{:?}", f[0].violations);
+        assert!(f[0].rsv[0], "compressed");
+        assert_eq!((f[0].inflated, f[0].inflate_cut), (Some(120), false));
     }
 
     #[test]

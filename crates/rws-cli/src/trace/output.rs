@@ -109,6 +109,9 @@ fn frame_text(line: &mut String, f: &FrameRecord) {
     let _ = write!(line, " len={} ({})", f.len, f.len_encoding.name());
     if let Some(inflated) = f.inflated {
         let _ = write!(line, " deflate {}->{inflated}", f.len);
+        if f.inflate_cut {
+            line.push_str(" (inflating cut there)");
+        }
     }
     tail_text(line, f.close.as_ref(), f.preview.as_ref(), &f.violations);
 }
@@ -124,6 +127,9 @@ fn message_text(line: &mut String, m: &MessageRecord) {
     );
     if let Some(inflated) = m.inflated {
         let _ = write!(line, " deflate {}->{inflated}", m.len);
+        if m.inflate_cut {
+            line.push_str(" (inflating cut there)");
+        }
     }
     tail_text(line, m.close.as_ref(), m.preview.as_ref(), &m.violations);
 }
@@ -199,6 +205,7 @@ pub fn to_json(record: &Record) -> Value {
             o.insert("len".into(), json!(f.len));
             o.insert("len_encoding".into(), json!(f.len_encoding.name()));
             o.insert("inflated".into(), json!(f.inflated));
+            o.insert("inflate_cut".into(), json!(f.inflate_cut));
             payload_json(&mut o, f.close.as_ref(), f.preview.as_ref(), &f.violations);
         }
         Event::Message(m) => {
@@ -207,6 +214,7 @@ pub fn to_json(record: &Record) -> Value {
             o.insert("frames".into(), json!(m.frames));
             o.insert("len".into(), json!(m.len));
             o.insert("inflated".into(), json!(m.inflated));
+            o.insert("inflate_cut".into(), json!(m.inflate_cut));
             payload_json(&mut o, m.close.as_ref(), m.preview.as_ref(), &m.violations);
         }
     }

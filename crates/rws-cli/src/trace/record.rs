@@ -118,6 +118,9 @@ pub struct FrameRecord {
     /// For frames of a compressed message: the bytes this frame's data
     /// inflated to.
     pub inflated: Option<u64>,
+    /// Inflating stopped at the analyzer's cap on this frame: `inflated`
+    /// counts only what came out before it.
+    pub inflate_cut: bool,
     /// What this frame broke.
     pub violations: Vec<Violation>,
 }
@@ -134,6 +137,9 @@ pub struct MessageRecord {
     pub len: u64,
     /// For a compressed message, its inflated size.
     pub inflated: Option<u64>,
+    /// Inflating stopped at the analyzer's cap: `inflated` counts only
+    /// what came out before it.
+    pub inflate_cut: bool,
     /// The start of the message.
     pub preview: Option<Preview>,
     /// For close frames.

@@ -289,9 +289,11 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// Answers plain HTTP requests on the same port, those that do not ask
     /// for a WebSocket (no `Upgrade: websocket`), with `on_http`'s response
     /// instead of 426 Upgrade Required: a page, a health check. The request
-    /// body, if any, is not read; the connection is closed after the
-    /// response (`Connection: close`), and `accept` returns
-    /// [`Error::PlainHttp`] with the status sent.
+    /// body, if any, is not given to `on_http`; the connection is closed
+    /// after the response (`Connection: close`), and `accept` returns
+    /// [`Error::PlainHttp`] with the status sent. On a `TcpStream`, what
+    /// the client sends after the head is read and discarded, as after any
+    /// refusal (see [`accept_tcp`](Self::accept_tcp)).
     pub fn on_http<H>(mut self, on_http: H) -> ServerBuilder<F>
     where
         H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
@@ -317,6 +319,15 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// [`accept`](Self::accept) for a `TcpStream`, with the handshake and
     /// close timeouts enforced through the socket's timeouts (which are put
     /// back after), and the socket shut down at the end of the connection.
+    ///
+    /// After any answer but 101, the socket's sending side is shut down and
+    /// what the client still sends (a request body, frames) is read and
+    /// discarded until it closes, at most 64 KiB for at most a second (on
+    /// top of the handshake timeout), before `accept_tcp` returns: closing
+    /// a socket with unread input resets the connection, and a client
+    /// still sending would fail before it reads the answer.
+    /// [`accept`](Self::accept) on a generic stream does neither: the
+    /// stream ends when the caller drops it.
     pub fn accept_tcp(self, stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
         let ws = self.accept_on(stream, Some(socket::tcp))?;
         Ok(ws.with_socket(socket::tcp))
@@ -377,6 +388,7 @@ where
     io.write_all(&answer.bytes)?;
     if answer.shutdown {
         io.shutdown()?;
+        io.drain();
     }
     let agreed = answer.outcome?;
     Ok((agreed, buf.split_off(used)))

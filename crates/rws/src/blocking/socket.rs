@@ -5,6 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::handshake_util as util;
 use crate::Error;
 
 /// How to reach the `TcpStream` under a stream, for the connections that
@@ -147,6 +148,38 @@ impl<S: Read + Write> Exchange<'_, S> {
             socket(self.stream).shutdown(Shutdown::Write)?;
         }
         Ok(())
+    }
+
+    /// After a refusal, on a known `TcpStream`: reads and discards what the
+    /// client still sends until the end of file, at most
+    /// [`DRAIN_LIMIT`](util::DRAIN_LIMIT) bytes for at most
+    /// [`DRAIN_TIMEOUT`](util::DRAIN_TIMEOUT), so that dropping the stream
+    /// closes it rather than resetting it. Errors end it quietly: the
+    /// answer is already sent.
+    ///
+    /// A generic stream is not drained: its sending side cannot be shut
+    /// down, so the client sees no end of file and has no reason to close,
+    /// and its reads can only be bounded by the caller's own timeouts, so
+    /// the wait could last as long as those allow.
+    pub(crate) fn drain(&mut self) {
+        let Some(socket) = self.socket else {
+            return;
+        };
+        // Not bounded by the handshake deadline: the refusal must not
+        // become a timeout.
+        let mut deadline = Deadline::after(util::DRAIN_TIMEOUT);
+        let mut chunk = [0; 4 << 10];
+        let mut left = util::DRAIN_LIMIT;
+        while left > 0 && matches!(deadline.limit(socket(self.stream)), Ok(true)) {
+            let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            match self.stream.read(&mut chunk[..want]) {
+                Ok(0) => break,
+                Ok(n) => left = left.saturating_sub(n as u64),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        deadline.restore(socket(self.stream));
     }
 
     /// Puts the socket's own timeouts back.

@@ -230,9 +230,11 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// Answers plain HTTP requests on the same port, those that do not ask
     /// for a WebSocket (no `Upgrade: websocket`), with `on_http`'s response
     /// instead of 426 Upgrade Required: a page, a health check. The request
-    /// body, if any, is not read; the connection is closed after the
-    /// response (`Connection: close`), and `accept` returns
-    /// [`Error::PlainHttp`] with the status sent.
+    /// body, if any, is not given to `on_http`; the connection is closed
+    /// after the response (`Connection: close`), and `accept` returns
+    /// [`Error::PlainHttp`] with the status sent. What the client sends
+    /// after the head is read and discarded, as after any refusal (see
+    /// [`accept`](Self::accept)).
     pub fn on_http<H>(mut self, on_http: H) -> ServerBuilder<F>
     where
         H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
@@ -245,6 +247,13 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// connection. An invalid or rejected request is answered with its
     /// status and returned as an error ([`HandshakeError::Rejected`](crate::HandshakeError::Rejected) for the
     /// application's rejections).
+    ///
+    /// After any answer but 101, `accept` shuts the stream's sending side
+    /// down and reads and discards what the client still sends (a request
+    /// body, frames) until it closes, at most 64 KiB for at most a second
+    /// (on top of the handshake timeout), before it returns: closing a
+    /// socket with unread input resets the connection, and a client still
+    /// sending would fail before it reads the answer.
     pub async fn accept<S>(self, mut stream: S) -> Result<WebSocket<S>, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -273,13 +282,24 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
                 Err(e) => (Answer::invalid(e), 0),
             };
             respond(&mut stream, &answer).await?;
-            let agreed = answer.outcome?;
-            let ws = WebSocket::opened(stream, Role::Server, config.clone(), &buf[used..], agreed);
-            Ok(ws)
+            Ok((answer, buf, used))
         };
-        tokio::time::timeout(config.handshake_timeout, run)
+        let (answer, buf, used) = tokio::time::timeout(config.handshake_timeout, run)
             .await
-            .map_err(|_| Error::HandshakeTimeout)?
+            .map_err(|_| Error::HandshakeTimeout)??;
+        if answer.shutdown {
+            // Outside the handshake timeout: it must not turn the refusal
+            // into a timeout.
+            drain(&mut stream).await;
+        }
+        let agreed = answer.outcome?;
+        Ok(WebSocket::opened(
+            stream,
+            Role::Server,
+            config,
+            &buf[used..],
+            agreed,
+        ))
     }
 }
 
@@ -294,4 +314,19 @@ where
         stream.shutdown().await?;
     }
     Ok(())
+}
+
+/// After a refusal, reads and discards what the client still sends until
+/// the end of file, at most [`DRAIN_LIMIT`](util::DRAIN_LIMIT) bytes for at
+/// most [`DRAIN_TIMEOUT`](util::DRAIN_TIMEOUT), so that dropping the
+/// stream closes it rather than resetting it. Errors end it quietly: the
+/// answer is already sent.
+async fn drain<S>(stream: &mut S)
+where
+    S: AsyncRead + Unpin,
+{
+    let mut rest = stream.take(util::DRAIN_LIMIT);
+    let mut sink = tokio::io::sink();
+    let discard = tokio::io::copy(&mut rest, &mut sink);
+    let _ = tokio::time::timeout(util::DRAIN_TIMEOUT, discard).await;
 }
