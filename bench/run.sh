@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark of issue 6: rws against its peers and a raw-TCP echo.
 #
-#   bench/run.sh                      # everything, ~10 minutes on 2 cores
+#   bench/run.sh                      # everything, ~12 minutes on 2 cores
 #   QUICK=1 bench/run.sh              # smoke test: 0.5 s per run, 1 rep
 #   SERVERS="rws raw" REPS=5 bench/run.sh
 #
@@ -16,17 +16,21 @@
 # one thread) to CPU 1. The runs are interleaved: for each configuration,
 # each rep runs every server in turn (the order rotating with the rep), so
 # that a slow phase of the machine (a VM's neighbours, frequency changes)
-# falls on all servers alike rather than on one. Results go to
+# falls on all servers alike rather than on one. The runs are short and
+# many (10 x 0.5 s rather than 3 x 2 s) for the same reason: on the VM
+# the committed figures come from, the speed of the whole machine swings by
+# up to 40 % for several seconds at a time, and with 3 long runs one server
+# could get two slow phases and another none. Results go to
 # bench/results/<timestamp>.jsonl (a "meta" line first, then one line per
 # run: the bench's JSON plus "server", "rep" and "command", or an "error"),
 # and bench/report.py turns that file into BENCHMARKS.md at the repo root.
 #
 # Environment:
-#   DURATION (2)  WARMUP (0.5)  REPS (3)   seconds measured / of warmup, reps
+#   DURATION (0.5)  WARMUP (0.2)  REPS (10)  seconds measured / of warmup, reps
 #   IDLE (10000)  IDLE_REPS (3)            idle connections held per server, reps
 #   SERVERS ("rws tungstenite fastwebsockets tokio-websockets yawc raw")
-#   QUICK=1       DURATION=0.5 WARMUP=0.2 REPS=1 IDLE_REPS=1 (unless set):
-#                 a smoke test of the whole pipeline in about 1.5 minutes
+#   QUICK=1       DURATION=0.3 WARMUP=0.1 REPS=1 IDLE_REPS=1 (unless set):
+#                 a smoke test of the whole pipeline in about a minute
 #   BUILD=0       skip the release builds (use the binaries already built)
 #   RWS_BIN       the load generator (default target/release/rws)
 #   REPORT=0      do not write BENCHMARKS.md
@@ -61,14 +65,14 @@ ALL_SERVERS="rws tungstenite fastwebsockets tokio-websockets yawc raw"
 # The servers that implement permessage-deflate (RFC 7692).
 DEFLATE_SERVERS="rws yawc"
 if [[ "${QUICK:-0}" == 1 ]]; then
-    DURATION=${DURATION:-0.5}
+    DURATION=${DURATION:-0.3}
     REPS=${REPS:-1}
-    WARMUP=${WARMUP:-0.2}
+    WARMUP=${WARMUP:-0.1}
     IDLE_REPS=${IDLE_REPS:-1}
 fi
-DURATION=${DURATION:-2}
-WARMUP=${WARMUP:-0.5}
-REPS=${REPS:-3}
+DURATION=${DURATION:-0.5}
+WARMUP=${WARMUP:-0.2}
+REPS=${REPS:-10}
 IDLE=${IDLE:-10000}
 IDLE_REPS=${IDLE_REPS:-3}
 SERVERS=${SERVERS:-$ALL_SERVERS}
