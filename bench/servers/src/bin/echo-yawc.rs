@@ -82,26 +82,15 @@ async fn handshake(
     // It waits for a hyper upgrade that will never come (the request has no
     // `OnUpgrade` extension). Drop it before the next await.
     drop(upgrade);
-    let status = response.status();
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for (name, value) in response.headers() {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    tcp.write_all(&out).await?;
-    Ok(response
+    let extensions = response
         .headers()
         .get(http::header::SEC_WEBSOCKET_EXTENSIONS)
         .and_then(|value| value.to_str().ok())
-        .map(str::to_owned))
+        .map(str::to_owned);
+    let mut out = Vec::with_capacity(256);
+    rws::handshake::encode_response(&response.map(|_| ()), &mut out);
+    tcp.write_all(&out).await?;
+    Ok(extensions)
 }
 
 /// A request that carries only the headers `upgrade_with_options` reads:
