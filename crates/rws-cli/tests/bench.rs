@@ -66,6 +66,44 @@ async fn bench_loads_rws_serve_and_verifies_every_echo() {
 }
 
 #[tokio::test]
+async fn bench_deflate_sends_compressed_messages_and_verifies_the_inflated_echoes() {
+    let (server, addr) = common::serve(&[]).await;
+    let pid = server.id().expect("a pid").to_string();
+    let url = format!("ws://{addr}/echo");
+    let r = bench(&[
+        &url,
+        "-c",
+        "3",
+        "-d",
+        "2",
+        "-s",
+        "4KiB",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.1",
+        "--text",
+        "--deflate",
+        "--verify",
+        "--server-pid",
+        &pid,
+    ])
+    .await;
+    assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+    assert!(r["messages"].as_u64().expect("messages") > 0, "{r}");
+    assert_eq!(r["deflate_offered"], true);
+    // rws serve accepts, resetting its compressor after each message.
+    let agreed = r["deflate"].as_str().expect("deflate agreed");
+    assert!(
+        agreed.starts_with("permessage-deflate") && agreed.contains("server_no_context_takeover"),
+        "{agreed}"
+    );
+    // The prose-like payload compresses: the frame sent is well under 4 KiB.
+    let frame_len = r["frame_len"].as_u64().expect("frame_len");
+    assert!(frame_len < 2048, "{r}");
+}
+
+#[tokio::test]
 async fn bench_idle_reports_memory_per_connection() {
     let (server, addr) = common::serve(&[]).await;
     let pid = server.id().expect("a pid").to_string();
@@ -74,6 +112,7 @@ async fn bench_idle_reports_memory_per_connection() {
     assert_eq!(r["mode"], "idle");
     assert_eq!(r["opened"], 50, "{r}");
     assert!(r["kib_per_connection"].is_number(), "{r}");
+    assert!(r["server_cpu_us_per_handshake"].is_number(), "{r}");
     assert!(
         r["handshakes_per_sec"].as_f64().expect("a rate") > 0.0,
         "{r}"
