@@ -67,6 +67,30 @@ pub async fn accept(listener: &TcpListener) -> TcpStream {
     }
 }
 
+/// The whole server: listens (see [`listen`]), then runs `echo` on every
+/// connection accepted (see [`accept`]), each in a task of its own. An
+/// error the connection ends with is printed, prefixed with `name`, unless
+/// `expected` says it is the normal end of a benchmark's connection (the
+/// peer closing, or dropping the connection without a close handshake).
+pub async fn serve<F, T, E>(name: &str, echo: F, expected: fn(&E) -> bool) -> io::Result<()>
+where
+    F: Fn(TcpStream) -> T,
+    T: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    let listener = listen().await?;
+    loop {
+        let connection = echo(accept(&listener).await);
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            match connection.await {
+                Err(e) if !expected(&e) => eprintln!("{name}: {e}"),
+                _ => {}
+            }
+        });
+    }
+}
+
 /// Whether an I/O error is the peer going away (the load generator drops its
 /// connections at the end of a run without a close handshake): not worth a
 /// line on stderr.
@@ -129,14 +153,20 @@ pub async fn read_upgrade_head(tcp: &mut TcpStream) -> io::Result<Vec<u8>> {
             return Ok(head);
         }
         if head.len() > MAX_HEAD {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "request head too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request head too large",
+            ));
         }
     }
 }
 
 /// The end (exclusive) of the first `\r\n\r\n` in `bytes`.
 fn find_blank_line(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
 }
 
 /// The `Sec-WebSocket-Key` of a complete request head.
@@ -145,7 +175,12 @@ pub fn upgrade_key(head: &[u8]) -> io::Result<Vec<u8>> {
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "bad request head")),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad request head",
+            ))
+        }
     }
     request
         .headers
@@ -162,6 +197,9 @@ mod tests {
     #[test]
     fn rfc_accept_key() {
         // RFC 6455 §1.3.
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }

@@ -3,23 +3,16 @@
 //! reassembles fragmented messages and checks UTF-8), as its README does.
 
 use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket, WebSocketError};
-use rws_bench_servers::{accept, is_disconnect, listen, upgrade, MAX_MESSAGE};
+use rws_bench_servers::{is_disconnect, serve, upgrade, MAX_MESSAGE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let listener = listen().await?;
-    loop {
-        let tcp = accept(&listener).await;
-        tokio::spawn(async move {
-            match echo(tcp).await {
-                Ok(())
-                | Err(WebSocketError::ConnectionClosed)
-                | Err(WebSocketError::UnexpectedEOF) => {}
-                Err(WebSocketError::IoError(e)) if is_disconnect(&e) => {}
-                Err(e) => eprintln!("echo-fastwebsockets: {e}"),
-            }
-        });
-    }
+    serve("echo-fastwebsockets", echo, |e| match e {
+        WebSocketError::ConnectionClosed | WebSocketError::UnexpectedEOF => true,
+        WebSocketError::IoError(e) => is_disconnect(e),
+        _ => false,
+    })
+    .await
 }
 
 async fn echo(mut tcp: tokio::net::TcpStream) -> Result<(), WebSocketError> {

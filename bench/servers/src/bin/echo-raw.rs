@@ -4,21 +4,12 @@
 //! bytes arrive (so that idle connections stay small). No framing, no
 //! allocation per read.
 
-use rws_bench_servers::{accept, is_disconnect, listen, upgrade};
+use rws_bench_servers::{is_disconnect, serve, upgrade};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let listener = listen().await?;
-    loop {
-        let tcp = accept(&listener).await;
-        tokio::spawn(async move {
-            match echo(tcp).await {
-                Err(e) if !is_disconnect(&e) => eprintln!("echo-raw: {e}"),
-                _ => {}
-            }
-        });
-    }
+    serve("echo-raw", echo, is_disconnect).await
 }
 
 async fn echo(mut tcp: tokio::net::TcpStream) -> std::io::Result<()> {

@@ -2,11 +2,10 @@
 
 use rws::deflate::DeflateConfig;
 use rws::{Config, ServerBuilder, WebSocketConfig};
-use rws_bench_servers::{accept, is_disconnect, listen, MAX_MESSAGE};
+use rws_bench_servers::{is_disconnect, serve, MAX_MESSAGE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let listener = listen().await?;
     let config = WebSocketConfig::default().protocol(
         Config::default()
             .max_message_size(MAX_MESSAGE)
@@ -16,17 +15,13 @@ async fn main() -> std::io::Result<()> {
             // bytes sent plain, windows of 15 bits.
             .deflate(Some(DeflateConfig::default())),
     );
-    loop {
-        let tcp = accept(&listener).await;
-        let config = config.clone();
-        tokio::spawn(async move {
-            match echo(tcp, config).await {
-                Ok(()) | Err(rws::Error::AbnormalClose) => {}
-                Err(rws::Error::Io(e)) if is_disconnect(&e) => {}
-                Err(e) => eprintln!("echo-rws: {e}"),
-            }
-        });
-    }
+    let echo = move |tcp| echo(tcp, config.clone());
+    serve("echo-rws", echo, |e| match e {
+        rws::Error::AbnormalClose => true,
+        rws::Error::Io(e) => is_disconnect(e),
+        _ => false,
+    })
+    .await
 }
 
 async fn echo(tcp: tokio::net::TcpStream, config: WebSocketConfig) -> Result<(), rws::Error> {

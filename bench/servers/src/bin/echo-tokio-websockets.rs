@@ -2,22 +2,17 @@
 //! the peer closes (it answers pings and the close itself).
 
 use futures_util::{SinkExt, StreamExt};
-use rws_bench_servers::{accept, is_disconnect, listen, MAX_MESSAGE};
+use rws_bench_servers::{is_disconnect, serve, MAX_MESSAGE};
 use tokio_websockets::{Config, Error, Limits, ServerBuilder};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let listener = listen().await?;
-    loop {
-        let tcp = accept(&listener).await;
-        tokio::spawn(async move {
-            match echo(tcp).await {
-                Ok(()) | Err(Error::AlreadyClosed) => {}
-                Err(Error::Io(e)) if is_disconnect(&e) => {}
-                Err(e) => eprintln!("echo-tokio-websockets: {e}"),
-            }
-        });
-    }
+    serve("echo-tokio-websockets", echo, |e| match e {
+        Error::AlreadyClosed => true,
+        Error::Io(e) => is_disconnect(e),
+        _ => false,
+    })
+    .await
 }
 
 async fn echo(tcp: tokio::net::TcpStream) -> Result<(), Error> {

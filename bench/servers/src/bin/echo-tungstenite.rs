@@ -5,26 +5,21 @@
 //! fast as a `next()` → `send()` loop or faster, on this machine).
 
 use futures_util::{future, StreamExt, TryStreamExt};
-use rws_bench_servers::{accept, is_disconnect, listen, MAX_MESSAGE};
+use rws_bench_servers::{is_disconnect, serve, MAX_MESSAGE};
 use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let listener = listen().await?;
-    loop {
-        let tcp = accept(&listener).await;
-        tokio::spawn(async move {
-            match echo(tcp).await {
-                Ok(())
-                | Err(Error::ConnectionClosed)
-                | Err(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {}
-                Err(Error::Io(e)) if is_disconnect(&e) => {}
-                Err(e) => eprintln!("echo-tungstenite: {e}"),
-            }
-        });
-    }
+    serve("echo-tungstenite", echo, |e| match e {
+        Error::ConnectionClosed | Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            true
+        }
+        Error::Io(e) => is_disconnect(e),
+        _ => false,
+    })
+    .await
 }
 
 async fn echo(tcp: tokio::net::TcpStream) -> Result<(), Error> {

@@ -13,26 +13,21 @@
 use std::io;
 
 use futures_util::SinkExt;
-use rws_bench_servers::{accept, is_disconnect, listen, read_upgrade_head, MAX_MESSAGE};
+use rws_bench_servers::{is_disconnect, read_upgrade_head, serve, MAX_MESSAGE};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use yawc::{CompressionLevel, HttpWebSocket, OpCode, Options, Role, WebSocket, WebSocketError};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> io::Result<()> {
-    let listener = listen().await?;
     let options = options();
-    loop {
-        let tcp = accept(&listener).await;
-        let options = options.clone();
-        tokio::spawn(async move {
-            match echo(tcp, options).await {
-                Ok(()) | Err(WebSocketError::ConnectionClosed) => {}
-                Err(WebSocketError::IoError(e)) if is_disconnect(&e) || is_truncated(&e) => {}
-                Err(e) => eprintln!("echo-yawc: {e}"),
-            }
-        });
-    }
+    let echo = move |tcp| echo(tcp, options.clone());
+    serve("echo-yawc", echo, |e| match e {
+        WebSocketError::ConnectionClosed => true,
+        WebSocketError::IoError(e) => is_disconnect(e) || is_truncated(e),
+        _ => false,
+    })
+    .await
 }
 
 /// yawc's limits are exclusive (a frame or message whose size *reaches* the
