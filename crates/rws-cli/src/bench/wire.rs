@@ -229,6 +229,12 @@ impl<'a> EchoReader<'a> {
             } else {
                 let take = self.remaining.min(data.len() as u64) as usize;
                 if self.verify && !self.control && self.compressed {
+                    // Deflate can grow incompressible data a little, never
+                    // this much: a longer echo is wrong, and is not kept.
+                    let most = self.frames.payload.len() * 9 / 8 + 64;
+                    if self.wire.len() + take > most {
+                        return Err(ErrorKind::Verify);
+                    }
                     self.wire.extend_from_slice(&data[..take]);
                 } else if self.verify && !self.control {
                     let expected = self
@@ -458,6 +464,18 @@ mod tests {
             Err(ErrorKind::Verify)
         );
         assert_eq!(EchoReader::new(&frames, false).feed(&bad), Ok(2));
+        // A compressed echo far longer than the message could ever deflate
+        // to is wrong, and not buffered: a 1 GiB frame header and 64 KiB.
+        let mut huge = vec![0xc1, 0x7f];
+        huge.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        huge.extend(std::iter::repeat_n(0, 64 << 10));
+        let mut reader = EchoReader::new(&frames, true);
+        assert_eq!(reader.feed(&huge), Err(ErrorKind::Verify));
+        assert!(
+            reader.wire.capacity() <= 8 << 10,
+            "{}",
+            reader.wire.capacity()
+        );
         // RSV1 without permessage-deflate agreed is a wrong echo.
         let plain = Frames::new(true, 4000, 1, None);
         assert_eq!(
