@@ -42,6 +42,72 @@ pub type Decision = Result<Accept, Rejection>;
 /// connection is closed.
 pub type HttpHandler = Box<dyn FnOnce(&Request<()>) -> Response<Bytes> + Send>;
 
+/// What a server builder collects: the settings and the application's
+/// handlers.
+pub(crate) struct ServerSpec<F> {
+    pub(crate) config: WebSocketConfig,
+    pub(crate) handlers: Handlers<F>,
+}
+
+/// The application's handlers for upgrade requests and plain HTTP requests.
+pub(crate) struct Handlers<F> {
+    on_request: F,
+    on_http: Option<HttpHandler>,
+}
+
+impl ServerSpec<fn(&UpgradeRequest) -> Decision> {
+    /// Accepts every valid upgrade request; no plain HTTP handler.
+    pub(crate) fn new() -> Self {
+        ServerSpec {
+            config: WebSocketConfig::default(),
+            handlers: Handlers {
+                on_request: |_| Ok(Accept::new()),
+                on_http: None,
+            },
+        }
+    }
+}
+
+impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerSpec<F> {
+    pub(crate) fn on_request<G>(self, on_request: G) -> ServerSpec<G>
+    where
+        G: FnOnce(&UpgradeRequest) -> Decision,
+    {
+        ServerSpec {
+            config: self.config,
+            handlers: Handlers {
+                on_request,
+                on_http: self.handlers.on_http,
+            },
+        }
+    }
+
+    pub(crate) fn on_http<H>(&mut self, on_http: H)
+    where
+        H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
+    {
+        self.handlers.on_http = Some(Box::new(on_http));
+    }
+}
+
+impl<F: FnOnce(&UpgradeRequest) -> Decision> Handlers<F> {
+    /// The answer to what the request head parsed to, and how many bytes
+    /// of the input the head took (none for a head that did not parse).
+    pub(crate) fn answer(
+        self,
+        parsed: Result<(Request<()>, usize), HandshakeError>,
+        config: &WebSocketConfig,
+    ) -> (Answer, usize) {
+        match parsed {
+            Ok((request, used)) => (
+                Answer::respond(request, self.on_request, self.on_http, config),
+                used,
+            ),
+            Err(e) => (Answer::invalid(e), 0),
+        }
+    }
+}
+
 /// What a client builder collects: the target, subprotocols, headers and
 /// settings.
 pub(crate) struct ClientSpec {

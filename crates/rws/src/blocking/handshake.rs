@@ -7,12 +7,12 @@ use std::net::{TcpStream, ToSocketAddrs};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use rws_proto::handshake::{self, Accept, ClientHandshake, HeadLimits, UpgradeRequest};
+use rws_proto::handshake::{self, ClientHandshake, HeadLimits, UpgradeRequest};
 use rws_proto::Role;
 
 use super::socket::{self, handshake_io_error, Deadline, Exchange, SocketOf};
 use super::WebSocket;
-use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, Decision, HttpHandler};
+use crate::handshake_util::{self as util, Agreed, ClientSpec, Decision, Handlers, ServerSpec};
 use crate::{Error, WebSocketConfig};
 
 /// Connects to a `ws://` URL with the default settings, with `TCP_NODELAY`
@@ -237,18 +237,14 @@ fn request_upgrade<S: Read + Write>(
 /// # Ok(()) }
 /// ```
 pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision> {
-    config: WebSocketConfig,
-    on_request: F,
-    on_http: Option<HttpHandler>,
+    spec: ServerSpec<F>,
 }
 
 impl ServerBuilder {
     /// A server that accepts every valid upgrade request.
     pub fn new() -> ServerBuilder {
         ServerBuilder {
-            config: WebSocketConfig::default(),
-            on_request: |_| Ok(Accept::new()),
-            on_http: None,
+            spec: ServerSpec::new(),
         }
     }
 }
@@ -262,7 +258,7 @@ impl Default for ServerBuilder {
 impl<F> fmt::Debug for ServerBuilder<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
-            .field("config", &self.config)
+            .field("config", &self.spec.config)
             .finish_non_exhaustive()
     }
 }
@@ -270,7 +266,7 @@ impl<F> fmt::Debug for ServerBuilder<F> {
 impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// Sets the connection's settings.
     pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F> {
-        self.config = config;
+        self.spec.config = config;
         self
     }
 
@@ -280,9 +276,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
         G: FnOnce(&UpgradeRequest) -> Decision,
     {
         ServerBuilder {
-            config: self.config,
-            on_request,
-            on_http: self.on_http,
+            spec: self.spec.on_request(on_request),
         }
     }
 
@@ -298,7 +292,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     where
         H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
     {
-        self.on_http = Some(Box::new(on_http));
+        self.spec.on_http(on_http);
         self
     }
 
@@ -338,18 +332,19 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
         mut stream: S,
         socket: Option<SocketOf<S>>,
     ) -> Result<WebSocket<S>, Error> {
+        let ServerSpec { config, handlers } = self.spec;
         let mut io = Exchange {
             stream: &mut stream,
             socket,
-            deadline: Deadline::after(self.config.handshake_timeout),
+            deadline: Deadline::after(config.handshake_timeout),
         };
-        let result = answer_upgrade(&mut io, &self.config, self.on_request, self.on_http);
+        let result = answer_upgrade(&mut io, &config, handlers);
         io.restore();
         let (agreed, leftover) = result?;
         Ok(WebSocket::opened(
             stream,
             Role::Server,
-            self.config,
+            config,
             &leftover,
             agreed,
         ))
@@ -361,8 +356,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
 fn answer_upgrade<S, F>(
     io: &mut Exchange<'_, S>,
     config: &WebSocketConfig,
-    on_request: F,
-    on_http: Option<HttpHandler>,
+    handlers: Handlers<F>,
 ) -> Result<(Agreed, Vec<u8>), Error>
 where
     S: Read + Write,
@@ -381,10 +375,7 @@ where
             return Err(util::closed_during_handshake());
         }
     };
-    let (answer, used) = match parsed {
-        Ok((request, used)) => (Answer::respond(request, on_request, on_http, config), used),
-        Err(e) => (Answer::invalid(e), 0),
-    };
+    let (answer, used) = handlers.answer(parsed, config);
     io.write_all(&answer.bytes)?;
     if answer.shutdown {
         io.shutdown()?;

@@ -5,13 +5,13 @@ use std::fmt;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use rws_proto::handshake::{self, Accept, ClientHandshake, UpgradeRequest};
+use rws_proto::handshake::{self, ClientHandshake, UpgradeRequest};
 use rws_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{WebSocket, WebSocketConfig};
-use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, HttpHandler};
+use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, ServerSpec};
 use crate::Error;
 
 pub use crate::handshake_util::Decision;
@@ -178,18 +178,14 @@ where
 /// # Ok(()) }
 /// ```
 pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision> {
-    config: WebSocketConfig,
-    on_request: F,
-    on_http: Option<HttpHandler>,
+    spec: ServerSpec<F>,
 }
 
 impl ServerBuilder {
     /// A server that accepts every valid upgrade request.
     pub fn new() -> ServerBuilder {
         ServerBuilder {
-            config: WebSocketConfig::default(),
-            on_request: |_| Ok(Accept::new()),
-            on_http: None,
+            spec: ServerSpec::new(),
         }
     }
 }
@@ -203,7 +199,7 @@ impl Default for ServerBuilder {
 impl<F> fmt::Debug for ServerBuilder<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
-            .field("config", &self.config)
+            .field("config", &self.spec.config)
             .finish_non_exhaustive()
     }
 }
@@ -211,7 +207,7 @@ impl<F> fmt::Debug for ServerBuilder<F> {
 impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// Sets the connection's settings.
     pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F> {
-        self.config = config;
+        self.spec.config = config;
         self
     }
 
@@ -221,9 +217,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
         G: FnOnce(&UpgradeRequest) -> Decision,
     {
         ServerBuilder {
-            config: self.config,
-            on_request,
-            on_http: self.on_http,
+            spec: self.spec.on_request(on_request),
         }
     }
 
@@ -239,7 +233,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     where
         H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
     {
-        self.on_http = Some(Box::new(on_http));
+        self.spec.on_http(on_http);
         self
     }
 
@@ -258,9 +252,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let config = self.config;
-        let on_request = self.on_request;
-        let on_http = self.on_http;
+        let ServerSpec { config, handlers } = self.spec;
         let run = async {
             let mut buf = Vec::with_capacity(1024);
             let limits = config.head_limits;
@@ -275,12 +267,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
                     return Err(util::closed_during_handshake());
                 }
             };
-            let (answer, used) = match parsed {
-                Ok((request, used)) => {
-                    (Answer::respond(request, on_request, on_http, &config), used)
-                }
-                Err(e) => (Answer::invalid(e), 0),
-            };
+            let (answer, used) = handlers.answer(parsed, &config);
             respond(&mut stream, &answer).await?;
             Ok((answer, buf, used))
         };
