@@ -72,7 +72,7 @@ pub async fn accept(listener: &TcpListener) -> TcpStream {
 /// error the connection ends with is printed, prefixed with `name`, unless
 /// `expected` says it is the normal end of a benchmark's connection (the
 /// peer closing, or dropping the connection without a close handshake).
-pub async fn serve<F, T, E>(name: &str, echo: F, expected: fn(&E) -> bool) -> io::Result<()>
+pub async fn serve<F, T, E>(name: &'static str, echo: F, expected: fn(&E) -> bool) -> io::Result<()>
 where
     F: Fn(TcpStream) -> T,
     T: std::future::Future<Output = Result<(), E>> + Send + 'static,
@@ -81,7 +81,6 @@ where
     let listener = listen().await?;
     loop {
         let connection = echo(accept(&listener).await);
-        let name = name.to_owned();
         tokio::spawn(async move {
             match connection.await {
                 Err(e) if !expected(&e) => eprintln!("{name}: {e}"),
