@@ -55,6 +55,13 @@ pub enum ProtocolError {
         /// The configured limit.
         limit: usize,
     },
+    /// Nothing arrived within the keepalive ping timeout of a ping
+    /// ([`Config::ping_timeout`](crate::Config::ping_timeout)): the peer or
+    /// the path to it is gone. Not a violation of the peer's, but it ends
+    /// the connection the same way, with 1011 as python `websockets` does
+    /// (RFC 6455 §7.4.1: "an unexpected condition that prevented it from
+    /// fulfilling the request").
+    KeepaliveTimeout,
 }
 
 impl ProtocolError {
@@ -70,6 +77,7 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
+            ProtocolError::KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
             ProtocolError::UnmaskedFrame
             | ProtocolError::MaskedFrame
             | ProtocolError::ReservedBits
@@ -108,6 +116,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::MessageTooLarge { size, limit } => {
                 write!(f, "message of {size} bytes over the limit of {limit}")
             }
+            ProtocolError::KeepaliveTimeout => f.write_str("keepalive ping timeout"),
         }
     }
 }

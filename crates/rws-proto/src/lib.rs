@@ -45,7 +45,9 @@ mod random;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Closed, Config, Connection, Event, Fragment, Initiator, Role, State};
+pub use connection::{
+    Closed, Config, Connection, Event, Fragment, Initiator, Role, State, TransportAction,
+};
 pub use error::{HandshakeError, ProtocolError, SendError};
 pub use message::{Message, MessageKind, Utf8Bytes};
 

@@ -4,14 +4,18 @@
 //! messages, validates UTF-8 as bytes arrive, answers pings and close frames
 //! by itself and fails the connection with the right close code when the
 //! peer breaks RFC 6455. It does no I/O and owns no clock: an adapter feeds
-//! it bytes, writes out what it queues and enforces timeouts.
+//! it bytes, writes out what it queues, tells it the time when it asks
+//! ([`Connection::poll_timeout`]) and does with the transport what
+//! [`Connection::transport_action`] says.
 
 mod compression;
+mod lifecycle;
 mod output;
 mod read;
 mod write;
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -21,6 +25,8 @@ use crate::error::ProtocolError;
 use crate::message::{Message, MessageKind, Utf8Bytes};
 
 use self::compression::Compression;
+use self::lifecycle::Lifecycle;
+pub use self::lifecycle::TransportAction;
 use self::output::Output;
 use self::read::Reader;
 use self::write::MaskSource;
@@ -58,6 +64,27 @@ pub struct Config {
     /// permessage-deflate (RFC 7692): what to offer or accept in the
     /// handshake, and how to compress. Default: `None`, off.
     pub deflate: Option<DeflateConfig>,
+    /// Keepalive: how often to send a ping while the connection is open;
+    /// `None` sends none. Default: 20 s, as python `websockets`: short
+    /// enough to keep NAT and proxy mappings alive (many drop idle TCP
+    /// flows after 30–60 s), long enough to cost nothing.
+    pub ping_interval: Option<Duration>,
+    /// Keepalive: how long after a ping the connection fails (1011,
+    /// [`ProtocolError::KeepaliveTimeout`](crate::ProtocolError::KeepaliveTimeout))
+    /// if nothing at all has arrived; any frame, not only the pong, proves
+    /// the peer alive. `None` never fails. Default: 20 s, so a dead peer is
+    /// noticed within 40 s (`ping_interval + ping_timeout`).
+    pub ping_timeout: Option<Duration>,
+    /// How long the connection may stay open with no message sent or
+    /// received (pings and pongs do not count); then it starts the close
+    /// handshake with 1001 and the reason `"idle timeout"`. Default: `None`.
+    pub idle_timeout: Option<Duration>,
+    /// How long after the connection leaves [`State::Open`] the close
+    /// handshake and the closing of the transport may take: a peer that
+    /// has not answered a close frame by then is given up (1006), and so
+    /// is a server that does not close the TCP connection after the close
+    /// handshake (RFC 6455 §7.1.1). Default: 5 s.
+    pub close_timeout: Duration,
 }
 
 impl Default for Config {
@@ -67,6 +94,10 @@ impl Default for Config {
             max_message_size: 64 << 20,
             stream_fragments: false,
             deflate: None,
+            ping_interval: Some(lifecycle::DEFAULT_PING_INTERVAL),
+            ping_timeout: Some(lifecycle::DEFAULT_PING_TIMEOUT),
+            idle_timeout: None,
+            close_timeout: lifecycle::DEFAULT_CLOSE_TIMEOUT,
         }
     }
 }
@@ -95,6 +126,30 @@ impl Config {
         self.deflate = deflate;
         self
     }
+
+    /// Sets [`ping_interval`](Self::ping_interval); `None` turns keepalive off.
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Config {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Sets [`ping_timeout`](Self::ping_timeout).
+    pub fn ping_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.ping_timeout = timeout;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Self::idle_timeout).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Config {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    pub fn close_timeout(mut self, timeout: Duration) -> Config {
+        self.close_timeout = timeout;
+        self
+    }
 }
 
 /// Where the close handshake stands (RFC 6455 §7).
@@ -110,7 +165,8 @@ impl Config {
 /// In `Closing` no data can be sent and received data is discarded. In
 /// `Closed` nothing more is read; once [`Connection::pending_output`] is
 /// drained, the server closes the TCP connection and the client waits for
-/// the server to do so (RFC 6455 §7.1.1), within a timeout of the adapter's.
+/// the server to do so (RFC 6455 §7.1.1), within [`Config::close_timeout`]:
+/// [`Connection::transport_action`] says which.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     /// Messages flow both ways.
@@ -221,6 +277,8 @@ pub struct Connection {
     /// permessage-deflate, once negotiated.
     compression: Option<Box<Compression>>,
     queue: VecDeque<Pending>,
+    /// Deadlines, and what the transport has done.
+    lifecycle: Lifecycle,
 }
 
 /// What the input produced, in stream order, applied when taken.
@@ -247,6 +305,7 @@ impl Connection {
             pong: None,
             compression: None,
             queue: VecDeque::new(),
+            lifecycle: Lifecycle::default(),
         }
     }
 
@@ -369,6 +428,7 @@ impl Connection {
     /// done, the connection ends abnormally (1006) once the events before
     /// it are taken.
     pub fn handle_eof(&mut self) {
+        self.lifecycle.eof = true;
         if !self.reader.stopped {
             self.reader.stopped = true;
             self.queue.push_back(Pending::Eof);
@@ -450,6 +510,7 @@ impl Connection {
             State::Closed => return None,
         };
         self.state = State::Closed;
+        self.lifecycle.clean = true;
         let (code, reason) = match &frame {
             Some(f) => (f.code, f.reason.clone()),
             None => (CloseCode::NO_STATUS, Utf8Bytes::default()),

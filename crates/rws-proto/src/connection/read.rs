@@ -60,6 +60,9 @@ impl Connection {
     /// the close frame (RFC 6455 §7.1.7). Input after a violation, the
     /// peer's close frame or the end of the connection is ignored.
     pub fn handle_input(&mut self, mut input: &[u8]) {
+        if !input.is_empty() {
+            self.lifecycle.heard();
+        }
         while !self.reader.stopped && self.state != State::Closed {
             if self.reader.frame.is_none() {
                 let header = match self.read_header(&mut input) {
@@ -82,6 +85,9 @@ impl Connection {
             frame.read += take as u64;
             let header = frame.header;
             let complete = frame.read == header.payload_len;
+            if !header.opcode.is_control() {
+                self.lifecycle.touched();
+            }
             if let Err(e) = self.on_payload(&header, chunk, offset, complete) {
                 return self.fail(e);
             }
@@ -167,6 +173,8 @@ impl Connection {
         if n == 0 {
             return;
         }
+        self.lifecycle.heard();
+        self.lifecycle.touched();
         let frame = self.reader.frame.as_mut().expect("input_space gave room");
         let message = self.reader.message.as_mut().expect("input_space gave room");
         let start = message.data.len();

@@ -19,6 +19,7 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::FragmentOrder);
         }
+        self.lifecycle.touched();
         let opcode = match message.kind() {
             MessageKind::Text => OpCode::Text,
             MessageKind::Binary => OpCode::Binary,
@@ -65,6 +66,7 @@ impl Connection {
             (Some(open), kind) if open == kind => OpCode::Continuation,
             _ => return Err(SendError::FragmentOrder),
         };
+        self.lifecycle.touched();
         self.write_frame(last, opcode, data);
         self.sending = if last { None } else { Some(kind) };
         Ok(())

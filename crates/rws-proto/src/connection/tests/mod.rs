@@ -18,6 +18,7 @@ mod framing;
 mod limits;
 mod masking;
 mod props;
+mod timers;
 mod utf8;
 
 // ---------------------------------------------------------------------------
