@@ -6,7 +6,11 @@ use rws_proto::handshake::HeadLimits;
 use rws_proto::Config;
 
 /// Settings of a WebSocket connection, for the tokio and the blocking
-/// adapter alike: the core's limits plus buffers and timeouts.
+/// adapter alike: the core's limits and timers plus buffers and the
+/// handshake timeout.
+///
+/// The timers (keepalive, idle, close) are the core's and live in
+/// [`protocol`](Self::protocol); the setters here forward to it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -14,13 +18,17 @@ use rws_proto::Config;
 ///
 /// let config = WebSocketConfig::default()
 ///     .protocol(Config::default().max_message_size(1 << 20))
-///     .close_timeout(Duration::from_secs(2));
+///     .close_timeout(Duration::from_secs(2))
+///     .ping_interval(None); // no keepalive
 /// assert_eq!(config.protocol.max_message_size, 1 << 20);
+/// assert_eq!(config.protocol.close_timeout, Duration::from_secs(2));
+/// assert_eq!(config.protocol.ping_interval, None);
 /// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct WebSocketConfig {
-    /// The protocol core's limits (frame and message sizes).
+    /// The protocol core's limits (frame and message sizes) and timers
+    /// (keepalive, idle and close timeouts).
     pub protocol: Config,
     /// Bounds on the HTTP head of the opening handshake.
     pub head_limits: HeadLimits,
@@ -30,11 +38,6 @@ pub struct WebSocketConfig {
     /// a `TcpStream` it connected or was given by `accept_tcp`; see
     /// `rws::blocking`.
     pub handshake_timeout: Duration,
-    /// How long to wait for the peer's close frame after sending one, and
-    /// for the server to close TCP after the close handshake. Default: 5 s.
-    ///
-    /// The blocking adapter enforces it like the handshake timeout.
-    pub close_timeout: Duration,
     /// Queued output above which sending waits for the transport to take
     /// some first. Automatic replies do not grow past it: while output is
     /// waiting, the core keeps only the latest ping's pong. Default: 128 KiB.
@@ -50,7 +53,6 @@ impl Default for WebSocketConfig {
             protocol: Config::default(),
             head_limits: HeadLimits::default(),
             handshake_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
             write_buffer_size: 128 << 10,
             max_read_buffer: 64 << 10,
         }
@@ -76,9 +78,33 @@ impl WebSocketConfig {
         self
     }
 
-    /// Sets [`close_timeout`](Self::close_timeout).
+    /// Sets the core's [`Config::close_timeout`]: how long to wait for the
+    /// peer's close frame after sending one, and for the server to close
+    /// TCP after the close handshake. Default: 5 s.
     pub fn close_timeout(mut self, timeout: Duration) -> WebSocketConfig {
-        self.close_timeout = timeout;
+        self.protocol.close_timeout = timeout;
+        self
+    }
+
+    /// Sets the core's [`Config::ping_interval`]: a keepalive ping every
+    /// `interval` (default 20 s); `None` turns keepalive off.
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> WebSocketConfig {
+        self.protocol.ping_interval = interval;
+        self
+    }
+
+    /// Sets the core's [`Config::ping_timeout`]: the connection fails with
+    /// 1011 when nothing arrives within `timeout` of a keepalive ping
+    /// (default 20 s); `None` never fails it.
+    pub fn ping_timeout(mut self, timeout: Option<Duration>) -> WebSocketConfig {
+        self.protocol.ping_timeout = timeout;
+        self
+    }
+
+    /// Sets the core's [`Config::idle_timeout`]: close (1001) a connection
+    /// on which no message moved for `timeout` (default: never).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> WebSocketConfig {
+        self.protocol.idle_timeout = timeout;
         self
     }
 

@@ -43,9 +43,9 @@
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
-#[cfg(any(feature = "tokio", feature = "blocking"))]
-mod closing;
 mod config;
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+mod driver;
 mod error;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod handshake_util;
@@ -64,7 +64,7 @@ pub use rws_proto::{bytes, http};
 pub use rws_proto::{
     deflate, frame, handshake, CloseCode, CloseFrame, Closed, Config, Connection, Event, Fragment,
     HandshakeError, Initiator, Message, MessageKind, ProtocolError, Role, SendError, State,
-    Utf8Bytes,
+    TransportAction, Utf8Bytes,
 };
 
 #[cfg(feature = "tokio")]

@@ -199,3 +199,101 @@ pub(crate) fn handshake_io_error(e: io::Error) -> Error {
         Error::Io(e)
     }
 }
+
+/// How late past a deadline a blocking read may end: the socket's timeout
+/// is set again only when the one on it would overshoot by more (or wake
+/// more than twice too early), so that a busy connection sets it about
+/// once per this much time, not on every read.
+const SLACK: Duration = Duration::from_millis(20);
+
+/// The core's deadlines on a known `TcpStream`: its read timeout (and,
+/// while closing, its write timeout) bounded by the next deadline, and the
+/// caller's own timeouts still honoured.
+///
+/// The caller may set timeouts on the socket at any time (`get_ref()`):
+/// before each read the timeout on the socket is read back, and one the
+/// adapter did not set is the caller's from then on.
+#[derive(Debug, Default)]
+pub(crate) struct SocketTimer {
+    /// The read timeout the adapter last set, if it set one.
+    ours: Option<Option<Duration>>,
+    /// The caller's read and write timeouts, once read from the socket.
+    user: Option<(Option<Duration>, Option<Duration>)>,
+    /// The adapter changed the write timeout (while closing).
+    write_set: bool,
+    /// The timeout on the socket for the coming read is the caller's.
+    users_turn: bool,
+}
+
+impl SocketTimer {
+    /// Bounds the next read (and, while `closing`, writes) by `deadline`
+    /// and the caller's read timeout, whichever is first.
+    pub(crate) fn arm(
+        &mut self,
+        socket: &TcpStream,
+        deadline: Option<Instant>,
+        closing: bool,
+    ) -> io::Result<()> {
+        let on_socket = socket.read_timeout()?;
+        let user = match &mut self.user {
+            // The timeout on the socket is the one the adapter set.
+            Some((read, _)) if self.ours == Some(on_socket) => *read,
+            // The caller's: the first one, or one set since.
+            Some((read, _)) => {
+                *read = on_socket;
+                self.ours = None;
+                on_socket
+            }
+            None => {
+                self.user = Some((on_socket, socket.write_timeout()?));
+                on_socket
+            }
+        };
+        let left = deadline.map(|at| {
+            at.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
+        let want = match (user, left) {
+            (Some(user), Some(left)) => Some(user.min(left)),
+            (user, left) => user.or(left),
+        };
+        self.users_turn = want.is_some() && want == user;
+        let keep = match (on_socket, want) {
+            (None, None) => true,
+            (Some(have), Some(want)) => have <= want + SLACK && have * 2 >= want,
+            _ => false,
+        };
+        if !keep {
+            socket.set_read_timeout(want)?;
+            // As the socket keeps it (the kernel rounds it to its ticks),
+            // to recognize it later.
+            self.ours = Some(socket.read_timeout()?);
+        }
+        if closing {
+            socket.set_write_timeout(left)?;
+            self.write_set = true;
+        }
+        Ok(())
+    }
+
+    /// Whether a read timeout that just expired was the caller's (return
+    /// it) rather than the adapter's (look at the deadlines again).
+    pub(crate) fn callers_timeout(&self) -> bool {
+        self.users_turn
+    }
+
+    /// Puts the caller's timeouts back.
+    pub(crate) fn restore(&mut self, socket: &TcpStream) {
+        if let Some((read, write)) = self.user {
+            // Best effort: the socket may already be shut down.
+            if self.ours.is_some() {
+                let _ = socket.set_read_timeout(read);
+            }
+            if self.write_set {
+                let _ = socket.set_write_timeout(write);
+            }
+        }
+        self.ours = None;
+        self.write_set = false;
+    }
+}

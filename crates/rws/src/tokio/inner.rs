@@ -1,36 +1,52 @@
-//! The poll-based engine shared by [`WebSocket`](super::WebSocket) and its
-//! split halves: it moves bytes between the transport and the core.
+//! The poll-based I/O behind [`WebSocket`](super::WebSocket) and its split
+//! halves: it performs the [`Driver`]'s steps on an `AsyncRead +
+//! AsyncWrite` stream and its deadlines on a tokio timer.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::ops::{ControlFlow, Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Instant;
 
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{CloseFrame, Closed, Connection, Event, Message, Role, State};
+use rws_proto::{CloseFrame, Event, Message, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use crate::driver::{Driver, Step};
 use crate::read_buffer::ReadBuffer;
-use crate::{closing, Error, WebSocketConfig, WRITE_SLICES};
+use crate::{Error, WebSocketConfig, WRITE_SLICES};
 
 #[derive(Debug)]
 pub(crate) struct Inner<S> {
     pub(crate) stream: S,
-    pub(crate) conn: Connection,
-    pub(crate) config: WebSocketConfig,
+    driver: Driver,
     read_buf: ReadBuffer,
-    /// The transport reached end of file.
-    eof: bool,
-    /// How the connection ended, once it has.
-    pub(crate) closed: Option<Closed>,
-    /// An error to report once the transport is torn down.
-    deferred: Option<Error>,
-    /// Bounds the close handshake and the wait for the server's EOF.
-    close_timer: Option<Pin<Box<Sleep>>>,
-    timed_out: bool,
-    /// The transport is shut down: nothing more to read or write.
-    finished: bool,
+    /// The core's next deadline, once one was asked for; allocated then,
+    /// so a connection without deadlines holds no timer.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The deadline `timer` is set to.
+    armed: Option<Instant>,
+}
+
+/// tokio's clock, which tests can pause and advance.
+fn tokio_now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl<S> Deref for Inner<S> {
+    type Target = Driver;
+
+    fn deref(&self) -> &Driver {
+        &self.driver
+    }
+}
+
+impl<S> DerefMut for Inner<S> {
+    fn deref_mut(&mut self) -> &mut Driver {
+        &mut self.driver
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
@@ -41,23 +57,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         leftover: &[u8],
         deflate: Option<DeflateParams>,
     ) -> Self {
-        let conn = closing::open_connection(role, &config, leftover, deflate);
+        let read_buf = ReadBuffer::new(config.max_read_buffer);
         Inner {
             stream,
-            conn,
-            read_buf: ReadBuffer::new(config.max_read_buffer),
-            config,
-            eof: false,
-            closed: None,
-            deferred: None,
-            close_timer: None,
-            timed_out: false,
-            finished: false,
+            driver: Driver::new(role, config, leftover, deflate, tokio_now),
+            read_buf,
+            timer: None,
+            armed: None,
         }
     }
 
-    /// The next event, driving reads, queued writes and the closing of the
-    /// transport. `None` once the transport is done.
+    /// The next event, driving reads, queued writes, the deadlines and the
+    /// closing of the transport. `None` once the transport is done.
     ///
     /// Cancel-safe: all state lives here, and an event is only taken from
     /// the core when it is returned.
@@ -65,69 +76,66 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Event, Error>>> {
+        let mut write_blocked = false;
         loop {
-            if let Some(event) = self.conn.poll_event() {
-                if let Event::Closed(closed) = &event {
-                    self.closed = Some(closed.clone());
-                }
-                return Poll::Ready(Some(Ok(event)));
-            }
-            if self.finished {
-                return Poll::Ready(None);
-            }
-            if self.conn.state() != State::Open && self.poll_close_timer(cx) {
-                if self.conn.state() != State::Closed {
-                    // The peer never answered our close frame.
-                    self.conn.handle_eof();
-                    continue;
-                }
-                self.abandon(cx);
+            if self.driver.closing() && self.poll_timer(cx) {
                 continue;
             }
-            if self.conn.wants_write() {
-                match self.poll_write_out(cx) {
+            match self.driver.next_step(write_blocked) {
+                Step::Event(event) => return Poll::Ready(Some(Ok(event))),
+                Step::Done => return Poll::Ready(None),
+                Step::Shutdown => {
+                    // Not waited for when the close timeout has passed.
+                    let abort =
+                        self.driver.conn.transport_action() == rws_proto::TransportAction::Abort;
+                    let shutdown = Pin::new(&mut self.stream).poll_shutdown(cx);
+                    if shutdown.is_pending() && !abort {
+                        if self.poll_timer(cx) {
+                            continue;
+                        }
+                        return Poll::Pending;
+                    }
+                    // Errors while shutting down change nothing for the user.
+                    self.driver.finish();
+                }
+                Step::Write => match self.poll_write_out(cx) {
                     // Written: a transport that buffers (TLS) is flushed
                     // too, without waiting for it before reading.
-                    Poll::Ready(Ok(())) => match Pin::new(&mut self.stream).poll_flush(cx) {
-                        Poll::Ready(Err(e)) => match self.event_io_error(e) {
-                            Some(e) => return Poll::Ready(Some(Err(e))),
-                            None => continue,
-                        },
-                        Poll::Ready(Ok(())) | Poll::Pending => {}
-                    },
-                    Poll::Ready(Err(e)) => match self.event_io_error(e) {
-                        Some(e) => return Poll::Ready(Some(Err(e))),
-                        None => continue,
-                    },
-                    // Reading goes on while writing waits: the core keeps
-                    // automatic replies bounded (one held-back pong, one
-                    // close frame), and a peer that sends while it does
-                    // not read must not deadlock us.
-                    Poll::Pending if self.conn.state() == State::Closed => return Poll::Pending,
-                    Poll::Pending => {}
-                }
-            }
-            if self.conn.state() == State::Closed {
-                let clean = self.closed.as_ref().is_some_and(|c| c.clean);
-                // RFC 6455 §7.1.1: the server closes TCP first; the client
-                // waits for it, unless the connection failed.
-                if self.conn.role() == Role::Server || !clean || self.eof {
-                    // Errors while shutting down change nothing for the user.
-                    let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
-                    self.finished = true;
-                    continue;
-                }
-            }
-            let n = match ready!(self.poll_read(cx)) {
-                Ok(n) => n,
-                Err(e) => match self.event_io_error(e) {
-                    Some(e) => return Poll::Ready(Some(Err(e))),
-                    None => continue,
+                    Poll::Ready(Ok(())) => {
+                        if let Poll::Ready(Err(e)) = Pin::new(&mut self.stream).poll_flush(cx) {
+                            if let Some(e) = self.driver.event_io_error(e) {
+                                return Poll::Ready(Some(Err(e)));
+                            }
+                        }
+                    }
+                    Poll::Ready(Err(e)) => {
+                        if let Some(e) = self.driver.event_io_error(e) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                    Poll::Pending => write_blocked = true,
                 },
-            };
-            if n == 0 {
-                self.eof = true;
-                self.conn.handle_eof();
+                Step::Wait => {
+                    if self.poll_timer(cx) {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                Step::Read => match self.poll_read(cx) {
+                    Poll::Ready(Ok(0)) => self.driver.eof(),
+                    Poll::Ready(Ok(_)) => {}
+                    Poll::Ready(Err(e)) => {
+                        if let Some(e) = self.driver.event_io_error(e) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                    Poll::Pending => {
+                        if self.poll_timer(cx) {
+                            continue;
+                        }
+                        return Poll::Pending;
+                    }
+                },
             }
         }
     }
@@ -140,38 +148,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
         loop {
-            match ready!(self.poll_event(cx)) {
-                Some(Ok(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
-                Some(Ok(Event::Closed(closed))) => self.deferred = closing::deferred_error(&closed),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                None => return Poll::Ready(self.deferred.take().map(Err)),
+            let item = ready!(self.poll_event(cx));
+            if let ControlFlow::Break(result) = self.driver.recv_filter(item) {
+                return Poll::Ready(result);
             }
         }
     }
 
     /// Ready when the queued output is below the write buffer size.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let limit = self.config.write_buffer_size;
-        ready!(self.poll_write_out_to(cx, limit)).map_err(|e| self.fail_io(e))?;
+        let limit = self.driver.config.write_buffer_size;
+        ready!(self.poll_write_out_to(cx, limit)).map_err(|e| self.driver.fail_io(e))?;
         Poll::Ready(Ok(()))
     }
 
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
-        self.conn.send(message)?;
+        self.driver.conn.send(message)?;
         Ok(())
     }
 
     /// Writes everything queued and flushes the transport.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        ready!(self.poll_write_out(cx)).map_err(|e| self.fail_io(e))?;
-        ready!(Pin::new(&mut self.stream).poll_flush(cx)).map_err(|e| self.fail_io(e))?;
+        ready!(self.poll_write_out(cx)).map_err(|e| self.driver.fail_io(e))?;
+        ready!(Pin::new(&mut self.stream).poll_flush(cx)).map_err(|e| self.driver.fail_io(e))?;
         Poll::Ready(Ok(()))
     }
 
     /// Queues a close frame (once).
     pub(crate) fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        self.conn.close(frame)?;
+        self.driver.conn.close(frame)?;
         Ok(())
     }
 
@@ -182,15 +187,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         cx: &mut Context<'_>,
         frame: &Option<CloseFrame>,
     ) -> Poll<Result<(), Error>> {
-        if self.conn.state() == State::Open {
+        if self.driver.conn.state() == State::Open {
             self.start_close(frame.clone())?;
         }
-        match self.poll_flush(cx) {
-            Poll::Pending if self.poll_close_timer(cx) => {
-                self.abandon(cx);
-                Poll::Ready(Err(Error::AbnormalClose))
+        loop {
+            if self.driver.is_finished() {
+                return Poll::Ready(Err(Error::AbnormalClose));
             }
-            other => other,
+            match self.poll_flush(cx) {
+                Poll::Pending if self.poll_timer(cx) => {
+                    if self.driver.conn.transport_action() == rws_proto::TransportAction::Abort {
+                        let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
+                        self.driver.finish();
+                    }
+                }
+                other => return other,
+            }
         }
     }
 
@@ -198,7 +210,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// what arrives (RFC 6455 §7.1.2: no data after close).
     pub(crate) fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         while ready!(self.poll_event(cx)).transpose()?.is_some() {}
-        Poll::Ready(closing::close_outcome(self.closed.as_ref()))
+        Poll::Ready(self.driver.close_outcome())
+    }
+
+    /// Whether a deadline of the core's has passed (the core was told the
+    /// time): the caller looks at the connection again. Otherwise the
+    /// timer is set to the next deadline and will wake the task.
+    ///
+    /// The timer is moved only to an earlier deadline or after it fired:
+    /// when a deadline moves later (keepalive after every ping), the timer
+    /// fires early once and is set again, instead of being reset on every
+    /// message.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.driver.deadline() else {
+            return false;
+        };
+        if self.armed.is_none_or(|armed| deadline < armed) {
+            let at = tokio::time::Instant::from_std(deadline);
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(at),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(at))),
+            }
+            self.armed = Some(deadline);
+        }
+        let Some(timer) = self.timer.as_mut() else {
+            return false;
+        };
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.armed = None;
+        self.driver.tick();
+        true
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -207,21 +250,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     /// Writes until fewer than `limit` bytes are queued.
     fn poll_write_out_to(&mut self, cx: &mut Context<'_>, limit: usize) -> Poll<io::Result<()>> {
-        while self.conn.pending_output_len() >= limit.max(1) {
+        let conn = &mut self.driver.conn;
+        while conn.pending_output_len() >= limit.max(1) {
             let stream = Pin::new(&mut self.stream);
             let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-            let parts = self.conn.pending_output_vectored(&mut slices);
+            let parts = conn.pending_output_vectored(&mut slices);
             // A plain write when the output is one part: `writev` costs the
             // kernel more than `write` for a single buffer.
             let n = if parts > 1 && stream.is_write_vectored() {
                 ready!(stream.poll_write_vectored(cx, &slices[..parts]))?
             } else {
-                ready!(stream.poll_write(cx, self.conn.pending_output()))?
+                ready!(stream.poll_write(cx, conn.pending_output()))?
             };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.conn.consume_output(n);
+            conn.consume_output(n);
         }
         Poll::Ready(Ok(()))
     }
@@ -232,9 +276,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
     /// The read goes into uninitialized memory: `ReadBuf` knows which bytes
     /// the stream filled, so the buffer is never zeroed.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let conn = &mut self.driver.conn;
         // Inside a large frame, read straight into the message: one copy
         // fewer.
-        if let Some(space) = self.conn.input_space() {
+        if let Some(space) = conn.input_space() {
             let mut buf = ReadBuf::uninit(space);
             let read = Pin::new(&mut self.stream).poll_read(cx, &mut buf);
             let n = buf.filled().len();
@@ -244,7 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     // that were initialized, and `n` is that count for the
                     // slice input_space just returned; nothing touched the
                     // connection in between.
-                    unsafe { self.conn.input_filled(n) };
+                    unsafe { conn.input_filled(n) };
                     Poll::Ready(Ok(n))
                 }
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -260,8 +305,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
-                if n > 0 && self.conn.state() != State::Closed {
-                    self.conn.handle_input(buf.filled());
+                if n > 0 && conn.state() != State::Closed {
+                    conn.handle_input(buf.filled());
                 }
                 self.read_buf.filled_uninit(n);
                 Poll::Ready(Ok(n))
@@ -273,49 +318,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 Poll::Pending
             }
         }
-    }
-
-    /// Whether the close timeout has expired; arms it on first call.
-    fn poll_close_timer(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.timed_out {
-            return true;
-        }
-        let timeout = self.config.close_timeout;
-        let timer = self
-            .close_timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        self.timed_out = timer.as_mut().poll(cx).is_ready();
-        self.timed_out
-    }
-
-    /// Gives up on the transport after the close timeout: one best-effort
-    /// shutdown (RFC 6455 §7.1.1, the TCP connection is closed), not waited
-    /// for.
-    fn abandon(&mut self, cx: &mut Context<'_>) {
-        let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
-        self.finished = true;
-        if self.closed.is_none() {
-            self.closed = Some(closing::abandoned());
-        }
-    }
-
-    /// An I/O error while reading events. Once the connection has ended
-    /// (the events said so), tearing down the transport can fail harmlessly,
-    /// for instance when the peer resets it after the close handshake.
-    fn event_io_error(&mut self, e: io::Error) -> Option<Error> {
-        if self.conn.state() == State::Closed && self.closed.is_some() {
-            self.finished = true;
-            return None;
-        }
-        Some(self.fail_io(e))
-    }
-
-    /// An I/O error ends the connection: report it, then `None`.
-    fn fail_io(&mut self, e: io::Error) -> Error {
-        self.finished = true;
-        if self.closed.is_none() {
-            self.closed = Some(closing::abandoned());
-        }
-        Error::Io(e)
     }
 }

@@ -1,0 +1,236 @@
+//! The one transport loop behind both adapters.
+//!
+//! The core decides everything about the connection, time included
+//! (`poll_timeout`, `transport_action`); the [`Driver`] turns its outputs
+//! into I/O steps (write, shut down, read, wait until a deadline) and the
+//! outcome of each step back into inputs. The tokio and the blocking
+//! adapter only perform the steps, each with its own kind of I/O.
+
+use std::io;
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use rws_proto::deflate::DeflateParams;
+use rws_proto::{
+    CloseCode, Closed, Connection, Event, Initiator, Message, Role, State, TransportAction,
+};
+
+use crate::{Error, WebSocketConfig};
+
+/// What the adapter does next.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Hand this event to the caller.
+    Event(Event),
+    /// Write the queued output ([`Connection::pending_output_vectored`]),
+    /// then report with [`Connection::consume_output`].
+    Write,
+    /// Shut down the transport (best effort), then call
+    /// [`Driver::finish`]: the connection is over.
+    Shutdown,
+    /// Read from the transport: input to [`Connection::handle_input`], end
+    /// of file to [`Driver::eof`].
+    Read,
+    /// Nothing to do until the transport can take the queued output or a
+    /// deadline passes ([`Driver::deadline`]); only when the adapter said
+    /// its last write would block.
+    Wait,
+    /// The transport is closed: no more events.
+    Done,
+}
+
+/// A connection after its handshake and the state of its transport.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    pub(crate) conn: Connection,
+    pub(crate) config: WebSocketConfig,
+    /// How the connection ended, once it has.
+    pub(crate) closed: Option<Closed>,
+    /// An error `recv` reports once the transport is torn down.
+    deferred: Option<Error>,
+    /// The latest time given to the core.
+    now: Instant,
+    /// The adapter's clock (tokio's, so that paused time in tests works).
+    clock: fn() -> Instant,
+    /// The transport is closed: nothing more to read or write.
+    finished: bool,
+}
+
+impl Driver {
+    /// The core of a connection whose handshake is done: permessage-deflate
+    /// on if it was agreed, the bytes read past the handshake fed, and its
+    /// deadlines started.
+    pub(crate) fn new(
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        deflate: Option<DeflateParams>,
+        clock: fn() -> Instant,
+    ) -> Driver {
+        let mut conn = Connection::new(role, config.protocol.clone());
+        if let Some(params) = deflate {
+            conn = conn.with_deflate(params);
+        }
+        let now = clock();
+        conn.handle_timeout(now);
+        if !leftover.is_empty() {
+            conn.handle_input(leftover);
+        }
+        Driver {
+            conn,
+            config,
+            closed: None,
+            deferred: None,
+            now,
+            clock,
+            finished: false,
+        }
+    }
+
+    /// The next step. `write_blocked`: the adapter's last write would have
+    /// blocked (only the non-blocking adapter says so), so reading goes on
+    /// meanwhile, unless there is nothing left to read for.
+    pub(crate) fn next_step(&mut self, write_blocked: bool) -> Step {
+        loop {
+            if let Some(event) = self.conn.poll_event() {
+                if let Event::Closed(closed) = &event {
+                    self.closed = Some(closed.clone());
+                }
+                return Step::Event(event);
+            }
+            if self.finished {
+                return Step::Done;
+            }
+            // The core wants the time to arm a deadline.
+            if self.conn.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.tick();
+                continue;
+            }
+            let action = self.conn.transport_action();
+            let wants_write = self.conn.wants_write();
+            return match action {
+                TransportAction::Abort => Step::Shutdown,
+                TransportAction::Shutdown if !wants_write => Step::Shutdown,
+                _ if wants_write && !write_blocked => Step::Write,
+                // Reading goes on while writing waits: the core keeps
+                // automatic replies bounded (one held-back pong, one close
+                // frame), and a peer that sends while it does not read
+                // must not deadlock us. Once closed, nothing is read for.
+                _ if wants_write && self.conn.state() == State::Closed => Step::Wait,
+                _ => Step::Read,
+            };
+        }
+    }
+
+    /// The deadline the adapter waits for at most, if any: when it passes,
+    /// call [`tick`](Self::tick).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    /// Whether the deadline checks matter on every step, not only when
+    /// the transport is quiet: while closing, a peer that keeps sending must
+    /// not hold off the close timeout.
+    pub(crate) fn closing(&self) -> bool {
+        self.conn.state() != State::Open
+    }
+
+    /// Tells the core the time (a deadline may have passed).
+    pub(crate) fn tick(&mut self) {
+        self.now = (self.clock)().max(self.now);
+        self.conn.handle_timeout(self.now);
+    }
+
+    /// Whether the deadline has passed by the adapter's clock.
+    pub(crate) fn deadline_passed(&self) -> bool {
+        self.deadline().is_some_and(|t| t <= (self.clock)())
+    }
+
+    /// The transport reached end of file.
+    pub(crate) fn eof(&mut self) {
+        self.conn.handle_eof();
+    }
+
+    /// The transport is shut down: nothing more to read or write.
+    pub(crate) fn finish(&mut self) {
+        self.finished = true;
+        if self.closed.is_none() {
+            self.closed = Some(abandoned());
+        }
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// What `recv` makes of one result of the event loop: a message (or
+    /// the end) to return, or go on. A protocol error or an abnormal end is
+    /// returned once the transport is closed, then `None`.
+    pub(crate) fn recv_filter(
+        &mut self,
+        item: Option<Result<Event, Error>>,
+    ) -> ControlFlow<Option<Result<Message, Error>>> {
+        match item {
+            Some(Ok(Event::Message(message))) => ControlFlow::Break(Some(Ok(message))),
+            Some(Ok(Event::Closed(closed))) => {
+                self.deferred = deferred_error(&closed);
+                ControlFlow::Continue(())
+            }
+            Some(Ok(_)) => ControlFlow::Continue(()),
+            Some(Err(e)) => ControlFlow::Break(Some(Err(e))),
+            None => ControlFlow::Break(self.deferred.take().map(Err)),
+        }
+    }
+
+    /// What `close` returns once the connection ended: Ok if the close
+    /// handshake completed.
+    pub(crate) fn close_outcome(&self) -> Result<(), Error> {
+        match &self.closed {
+            Some(closed) if closed.clean => Ok(()),
+            Some(Closed { error: Some(e), .. }) => Err(Error::Protocol(e.clone())),
+            _ => Err(Error::AbnormalClose),
+        }
+    }
+
+    /// An I/O error while reading events. Once the connection has ended
+    /// (the events said so), tearing down the transport can fail
+    /// harmlessly, for instance when the peer resets it after the close
+    /// handshake: then `None`.
+    pub(crate) fn event_io_error(&mut self, e: io::Error) -> Option<Error> {
+        if self.conn.state() == State::Closed && self.closed.is_some() {
+            self.finish();
+            return None;
+        }
+        Some(self.fail_io(e))
+    }
+
+    /// An I/O error ends the connection: report it, then `None`.
+    pub(crate) fn fail_io(&mut self, e: io::Error) -> Error {
+        self.finish();
+        Error::Io(e)
+    }
+}
+
+/// The end of a connection this side gave up on (the transport failed or
+/// was aborted) before the core saw an end: 1006, not clean.
+fn abandoned() -> Closed {
+    Closed {
+        code: CloseCode::ABNORMAL,
+        reason: Default::default(),
+        initiator: Initiator::Local,
+        clean: false,
+        error: None,
+    }
+}
+
+/// The error `recv` reports after the transport is torn down: the protocol
+/// violation, or an abnormal end; none for a clean close.
+fn deferred_error(closed: &Closed) -> Option<Error> {
+    if let Some(error) = &closed.error {
+        Some(Error::Protocol(error.clone()))
+    } else if !closed.clean {
+        Some(Error::AbnormalClose)
+    } else {
+        None
+    }
+}
