@@ -91,6 +91,7 @@ impl Driver {
     /// blocked (only the non-blocking adapter says so), so reading goes on
     /// meanwhile, unless there is nothing left to read for.
     pub(crate) fn next_step(&mut self, write_blocked: bool) -> Step {
+        let mut ticked = false;
         loop {
             if let Some(event) = self.conn.poll_event() {
                 if let Event::Closed(closed) = &event {
@@ -102,8 +103,9 @@ impl Driver {
                 return Step::Done;
             }
             // The core wants the time to arm a deadline.
-            if self.conn.poll_timeout().is_some_and(|t| t <= self.now) {
+            if !ticked && self.conn.poll_timeout().is_some_and(|t| t <= self.now) {
                 self.tick();
+                ticked = true;
                 continue;
             }
             let action = self.conn.transport_action();

@@ -106,6 +106,11 @@ impl Connection {
         let now = self.lifecycle.now?;
         let life = &self.lifecycle;
         if self.state == State::Open {
+            if self.reader.stopped {
+                // The end is queued: nothing is due until the events are
+                // taken.
+                return None;
+            }
             if self.config.idle_timeout.is_some() && (life.idle_touched || life.idle_due.is_none())
             {
                 return Some(now);
