@@ -3,6 +3,7 @@
 
 use std::io::{self, IsTerminal};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -18,6 +19,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::keepalive::KeepaliveArgs;
 
 /// At the end of stdin, how long to wait for replies in flight without
 /// any arriving, and at most in all, before closing.
@@ -74,6 +77,8 @@ pub struct ConnectArgs {
     /// extensions, pings and close frames on stderr.
     #[arg(short, long)]
     verbose: bool,
+    #[command(flatten)]
+    keepalive: KeepaliveArgs,
 }
 
 fn parse_header(arg: &str) -> Result<(String, String), String> {
@@ -89,6 +94,7 @@ fn parse_header(arg: &str) -> Result<(String, String), String> {
 /// Connects, then runs the session until the connection ends.
 pub async fn run(args: ConnectArgs) -> Result<(), String> {
     let protocol = Config::default().deflate((!args.no_deflate).then(DeflateConfig::default));
+    let protocol = args.keepalive.apply(protocol);
     let config = WebSocketConfig::default().protocol(protocol);
     let (host, port) = tcp_target(&args.url)?;
     let tcp = match tokio::time::timeout(
@@ -151,8 +157,17 @@ pub async fn run(args: ConnectArgs) -> Result<(), String> {
     let (read, write) = ws.split();
     let interactive = io::stdin().is_terminal();
     let (received_tx, received_rx) = watch::channel(0);
-    let input = tokio::spawn(send_stdin(write, args.binary, interactive, received_rx));
-    let outcome = receive(read, args.verbose, received_tx).await;
+    // `/ping`s waiting for their pong: only those pongs are shown without
+    // -v (the library's keepalive pings have pongs too).
+    let pings = Arc::new(AtomicUsize::new(0));
+    let input = tokio::spawn(send_stdin(
+        write,
+        args.binary,
+        interactive,
+        received_rx,
+        pings.clone(),
+    ));
+    let outcome = receive(read, args.verbose, received_tx, &pings).await;
     // stdin may still be open (the server closed first); its reader is
     // left behind, and main does not wait for it.
     let input_error = if input.is_finished() {
@@ -207,6 +222,7 @@ async fn send_stdin<S>(
     binary: bool,
     interactive: bool,
     mut received: watch::Receiver<u64>,
+    pings: Arc<AtomicUsize>,
 ) -> Result<(), String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -223,7 +239,7 @@ where
             }
         };
         let line = if interactive && line.starts_with('/') {
-            match command(&mut write, &line).await {
+            match command(&mut write, &line, &pings).await {
                 Command::Handled => continue,
                 Command::Closed => return Ok(()),
                 Command::Send(text) => text,
@@ -268,7 +284,7 @@ enum Command {
     Send(String),
 }
 
-async fn command<S>(write: &mut WriteHalf<S>, line: &str) -> Command
+async fn command<S>(write: &mut WriteHalf<S>, line: &str, pings: &AtomicUsize) -> Command
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -280,8 +296,11 @@ where
         "/ping" => {
             if rest.len() > 125 {
                 eprintln!("rws: a ping carries at most 125 bytes");
-            } else if let Err(e) = write.ping(rest.as_bytes().to_vec()).await {
-                eprintln!("rws: cannot ping: {e}");
+            } else {
+                pings.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = write.ping(rest.as_bytes().to_vec()).await {
+                    eprintln!("rws: cannot ping: {e}");
+                }
             }
             Command::Handled
         }
@@ -336,6 +355,7 @@ async fn receive<S>(
     mut read: ReadHalf<S>,
     verbose: bool,
     received: watch::Sender<u64>,
+    pings: &AtomicUsize,
 ) -> Result<(), String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -357,7 +377,14 @@ where
                 }
                 received.send_modify(|n| *n += 1);
             }
-            Ok(Event::Pong(data)) => eprintln!("< pong {}", String::from_utf8_lossy(&data)),
+            Ok(Event::Pong(data)) => {
+                let asked = pings
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok();
+                if asked || verbose {
+                    eprintln!("< pong {}", String::from_utf8_lossy(&data));
+                }
+            }
             Ok(Event::Ping(data)) if verbose => {
                 eprintln!("< ping {}", String::from_utf8_lossy(&data));
             }

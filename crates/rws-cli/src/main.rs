@@ -2,6 +2,7 @@
 
 mod bench;
 mod connect;
+mod keepalive;
 mod serve;
 mod trace;
 

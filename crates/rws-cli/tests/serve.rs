@@ -419,3 +419,62 @@ async fn serve_closes_every_connection_with_1001_on_sigint() {
     })
     .await;
 }
+
+/// A raw client: the upgrade request of RFC 6455 §1.3, then every byte the
+/// server sends until it closes TCP or `quiet` passes with nothing.
+async fn raw_silent_client(addr: &str, quiet: Duration) -> Vec<u8> {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.expect("request");
+    let mut all = Vec::new();
+    let mut chunk = [0; 1024];
+    while let Ok(Ok(n)) = tokio::time::timeout(quiet, tcp.read(&mut chunk)).await {
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&chunk[..n]);
+    }
+    let end = all
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    assert!(all.starts_with(b"HTTP/1.1 101"));
+    all.split_off(end + 4)
+}
+
+#[tokio::test]
+async fn serve_pings_a_silent_client_and_fails_it_with_1011() {
+    bounded(async {
+        let (_child, addr, mut log) =
+            serve_with_log(&["--ping-interval", "0.2", "--ping-timeout", "0.3"]).await;
+        let frames = raw_silent_client(&addr, Duration::from_secs(5)).await;
+        // An unmasked ping with a 4-byte payload, then (unanswered) a close
+        // frame with 1011 and the reason; then the server closed TCP.
+        assert_eq!(frames[..2], [0x89, 0x04], "{frames:?}");
+        let close = &frames[6..];
+        assert_eq!(close[0], 0x88, "{frames:?}");
+        assert_eq!(close[2..4], [0x03, 0xf3], "1011");
+        assert_eq!(&close[4..], b"keepalive ping timeout");
+        loop {
+            let line = log.recv().await.expect("a log line");
+            if line.contains("connection failed") {
+                assert!(line.contains("keepalive ping timeout"), "{line}");
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn serve_ping_interval_0_turns_keepalive_off() {
+    bounded(async {
+        let (_child, addr) = serve(&["--ping-interval", "0", "--ping-timeout", "0.1"]).await;
+        let frames = raw_silent_client(&addr, Duration::from_millis(800)).await;
+        assert_eq!(frames, b"", "no ping, no close");
+    })
+    .await;
+}

@@ -24,6 +24,8 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::keepalive::KeepaliveArgs;
+
 /// How long the server waits, in total, for the close handshakes of the
 /// open connections when it shuts down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -53,6 +55,8 @@ pub struct ServeArgs {
     /// Binary messages from chat clients are ignored.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     chat_queue: u32,
+    #[command(flatten)]
+    keepalive: KeepaliveArgs,
 }
 
 /// What every connection task shares.
@@ -81,6 +85,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_message_size.min(Config::default().max_frame_size))
         .deflate((!args.no_deflate).then(serve_deflate));
+    let protocol = args.keepalive.apply(protocol);
     let (stop, shutdown) = watch::channel(false);
     let shared = Shared {
         config: WebSocketConfig::default().protocol(protocol),
