@@ -5,15 +5,27 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
-# TOOLCHAIN (default: nightly) picks the rustup toolchain. Crashing inputs
-# are saved under artifacts/<target>/; the script goes on with the other
-# targets and exits non-zero if any target failed.
+# TOOLCHAIN picks the rustup toolchain: nightly when it is installed,
+# otherwise the default one with RUSTC_BOOTSTRAP=1 (cargo-fuzz needs
+# nightly-only flags such as -Zsanitizer; RUSTC_BOOTSTRAP is the documented
+# way to allow them on a stable compiler). Crashing inputs are saved under
+# artifacts/<target>/ (kept by CI as the reproducer); the script goes on
+# with the other targets and exits non-zero if any target failed.
 set -euo pipefail
 
 seconds="${1:-60}"
 shift || true
-toolchain="${TOOLCHAIN:-nightly}"
 cd "$(dirname "$0")"
+if [ -z "${TOOLCHAIN:-}" ]; then
+    if cargo +nightly --version >/dev/null 2>&1; then
+        TOOLCHAIN=nightly
+    else
+        TOOLCHAIN="$(rustup default | cut -d' ' -f1)"
+        export RUSTC_BOOTSTRAP=1
+    fi
+fi
+toolchain="$TOOLCHAIN"
+echo "fuzzing with the $toolchain toolchain${RUSTC_BOOTSTRAP:+ (RUSTC_BOOTSTRAP=1)}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked

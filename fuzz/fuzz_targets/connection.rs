@@ -6,7 +6,8 @@
 //!   (`max_frame_size` 48, `max_message_size` 100), bit 2
 //!   `stream_fragments`, bit 3 lazy (do not drain events and output after
 //!   every step; only the `poll`/`write` commands and the end do), bit 4
-//!   direct reads (input goes into `input_space` whenever it is offered).
+//!   direct reads (input goes into `input_space` whenever it is offered),
+//!   bit 5 permessage-deflate (RFC 7692, default parameters) agreed.
 //! - then steps, each starting with a byte `c`:
 //!   - `c < 0x80`: the next `c` bytes go to `handle_input`;
 //!   - `c >= 0x80`: command `(c & 0x7f) % 14` with its arguments read from
@@ -35,6 +36,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rws_proto::deflate::DeflateParams;
 use rws_proto::frame::{FrameHeader, OpCode};
 use rws_proto::{
     CloseCode, CloseFrame, Config, Connection, Event, Message, MessageKind, Role, SendError, State,
@@ -59,6 +61,8 @@ impl<'a> Input<'a> {
 struct Harness {
     conn: Connection,
     role: Role,
+    /// permessage-deflate agreed: RSV1 marks compressed messages.
+    deflate: bool,
     max_message: usize,
     stream: bool,
     /// `Event::Closed` was delivered.
@@ -359,7 +363,10 @@ impl Harness {
                 Role::Client => assert!(header.mask.is_some(), "unmasked client frame"),
                 Role::Server => assert!(header.mask.is_none(), "masked server frame"),
             }
-            assert!(!header.rsv1 && !header.rsv2 && !header.rsv3);
+            // RSV1 only on the first frame of a compressed message.
+            let first_data = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+            assert!(!header.rsv1 || (self.deflate && first_data));
+            assert!(!header.rsv2 && !header.rsv3);
             if header.opcode.is_control() {
                 assert!(header.fin && header.payload_len <= 125);
             }
@@ -373,6 +380,9 @@ impl Harness {
             Role::Server => Role::Client,
         };
         let mut peer = Connection::new(peer_role, Config::default());
+        if self.deflate {
+            peer = peer.with_deflate(DeflateParams::default());
+        }
         peer.handle_input(&self.wire);
         while let Some(event) = peer.poll_event() {
             if let Event::Closed(closed) = event {
@@ -402,11 +412,17 @@ fuzz_target!(|data: &[u8]| {
     let stream = flags & 4 != 0;
     let lazy = flags & 8 != 0;
     let direct = flags & 16 != 0;
+    let deflate = flags & 32 != 0;
     let config = config.stream_fragments(stream);
+    let mut conn = Connection::new(role, config.clone());
+    if deflate {
+        conn = conn.with_deflate(DeflateParams::default());
+    }
     let mut h = Harness {
         max_message: config.max_message_size,
-        conn: Connection::new(role, config),
+        conn,
         role,
+        deflate,
         stream,
         closed: false,
         close_received: false,

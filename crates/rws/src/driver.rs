@@ -226,13 +226,23 @@ fn abandoned() -> Closed {
 }
 
 /// The error `recv` reports after the transport is torn down: the protocol
-/// violation, or an abnormal end; none for a clean close.
+/// violation, an abnormal end, or the peer's close with an error code;
+/// none for a normal close (1000, 1001 or no code) or one this end began.
 fn deferred_error(closed: &Closed) -> Option<Error> {
     if let Some(error) = &closed.error {
         Some(Error::Protocol(error.clone()))
     } else if !closed.clean {
         Some(Error::AbnormalClose)
+    } else if closed.initiator == Initiator::Remote && !is_normal(closed.code) {
+        Some(Error::Closed(closed.clone()))
     } else {
         None
     }
+}
+
+/// RFC 6455 §7.4.1: 1000 "normal closure" and 1001 "going away" (a server
+/// going down, a browser leaving the page) end a connection normally; so
+/// does a close frame without a code (1005).
+fn is_normal(code: CloseCode) -> bool {
+    code == CloseCode::NORMAL || code == CloseCode::GOING_AWAY || code == CloseCode::NO_STATUS
 }

@@ -2,9 +2,17 @@
 
 use std::{fmt, io};
 
-use rws_proto::{http, HandshakeError, ProtocolError, SendError};
+use rws_proto::{http, Closed, HandshakeError, ProtocolError, SendError};
 
 /// Everything that can go wrong on a WebSocket connection.
+///
+/// How a connection ended is visible where messages are read: `recv` (and
+/// the `Stream`) ends with `None` after a normal close, and with one of
+/// these first after any other end: [`Error::Closed`] (the peer closed
+/// with an error code, such as 1011, and its reason), [`Error::Protocol`]
+/// (the peer broke the protocol, or went silent under keepalive; the
+/// connection was failed with [`ProtocolError::close_code`]),
+/// [`Error::AbnormalClose`] (no close handshake: 1006) or [`Error::Io`].
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,6 +26,10 @@ pub enum Error {
     Protocol(ProtocolError),
     /// The connection ended without a close handshake (close code 1006).
     AbnormalClose,
+    /// The peer closed the connection with a code other than 1000 (normal
+    /// closure), 1001 (going away) or none (1005): the code, the reason
+    /// and the rest of how it ended. The close handshake itself completed.
+    Closed(Closed),
     /// A message or command could not be sent.
     Send(SendError),
     /// The opening handshake took longer than its timeout.
@@ -35,6 +47,15 @@ impl fmt::Display for Error {
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::AbnormalClose => f.write_str("connection ended without a close handshake"),
+            Error::Closed(closed) if closed.reason.is_empty() => {
+                write!(f, "closed by the peer with {}", closed.code)
+            }
+            Error::Closed(closed) => write!(
+                f,
+                "closed by the peer with {}: {}",
+                closed.code,
+                closed.reason.as_str()
+            ),
             Error::Send(e) => write!(f, "cannot send: {e}"),
             Error::HandshakeTimeout => f.write_str("opening handshake timed out"),
             Error::PlainHttp(status) => write!(f, "plain HTTP request answered with {status}"),
@@ -49,7 +70,10 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
-            Error::AbnormalClose | Error::HandshakeTimeout | Error::PlainHttp(_) => None,
+            Error::AbnormalClose
+            | Error::Closed(_)
+            | Error::HandshakeTimeout
+            | Error::PlainHttp(_) => None,
         }
     }
 }

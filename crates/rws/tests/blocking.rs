@@ -168,6 +168,15 @@ fn server_initiated_close() {
         ws.recv().expect("a message").expect("ok"),
         Message::text("last words")
     );
+    // 4000 is not a normal end: recv says so, with the code and reason,
+    // before it ends.
+    match ws.recv() {
+        Some(Err(Error::Closed(closed))) => {
+            assert_eq!(closed.code.as_u16(), 4000);
+            assert_eq!(closed.reason, "custom");
+        }
+        other => panic!("expected the peer's 4000, got {other:?}"),
+    }
     let end = ws.recv();
     assert!(end.is_none(), "{end:?}");
     let on_client = ws.closed().expect("closed");

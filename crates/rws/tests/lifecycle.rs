@@ -751,3 +751,43 @@ fn tokio_split_read_half_reports_a_silent_peer() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn recv_ends_with_the_peers_error_close_code_and_reason_and_quietly_after_a_normal_one() {
+    for adapter in ADAPTERS {
+        for role in ROLES {
+            // RFC 6455 §7.4: 1000 and 1001 end normally, so does an empty
+            // close frame (1005 on this side); 1011 and 4000 do not.
+            for (code, reason, normal) in [
+                (Some(1000), "done", true),
+                (Some(1001), "bye", true),
+                (None, "", true),
+                (Some(1011), "database down", false),
+                (Some(4000), "kicked", false),
+            ] {
+                let (mut peer, under_test) =
+                    Peer::start(adapter, role, WebSocketConfig::default(), Plan::Echo);
+                let mut payload = Vec::new();
+                if let Some(code) = code {
+                    payload.extend_from_slice(&u16::to_be_bytes(code));
+                    payload.extend_from_slice(reason.as_bytes());
+                }
+                peer.write_frame(CLOSE, &payload);
+                peer.answer_close();
+                let report = under_test.join().expect("endpoint");
+                let what = format!("{adapter:?} {role:?} {code:?}: {report:?}");
+                if normal {
+                    assert!(report.errors.is_empty(), "{what}");
+                } else {
+                    let [Error::Closed(closed)] = report.errors.as_slice() else {
+                        panic!("{what}");
+                    };
+                    assert_eq!(Some(closed.code.as_u16()), code, "{what}");
+                    assert_eq!(closed.reason.as_str(), reason, "{what}");
+                    assert_eq!(closed.initiator, Initiator::Remote);
+                    assert!(closed.clean);
+                }
+            }
+        }
+    }
+}

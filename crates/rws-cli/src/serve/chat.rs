@@ -164,6 +164,9 @@ pub(super) async fn run(ws: WebSocket<TcpStream>, peer: SocketAddr, name: String
                 }
                 // Binary messages have no meaning in a chat: ignored.
                 Some(Ok(Message::Binary(_))) => {}
+                // The peer's own close code (4000, 1011...): an end, not
+                // a failure of the server's; logged as closed below.
+                Some(Err(Error::Closed(_))) => {}
                 Some(Err(e)) => break Some(e),
                 None => break None,
             },

@@ -28,6 +28,9 @@ pub(super) async fn run(
         let Some(message) = message else { break };
         let sent = match message {
             Ok(message) => ws.send(message).await,
+            // The peer's own close code (4000, 1011...): an end, not a
+            // failure of the server's; logged as closed below.
+            Err(rws::Error::Closed(_)) => continue,
             Err(e) => Err(e),
         };
         if let Err(e) = sent {

@@ -82,10 +82,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// The next message, or `None` after the connection closed cleanly.
     ///
-    /// A protocol violation by the peer fails the connection with the right
-    /// close code and is returned as [`Error::Protocol`] once the close
-    /// frame is out; an end without close handshake is
-    /// [`Error::AbnormalClose`]. `None` follows either.
+    /// How the connection ended shows here, so that a loop over `recv`
+    /// needs no second call to tell a normal end from an error:
+    ///
+    /// - `None` at once: a normal end, the close handshake done with 1000
+    ///   (normal closure), 1001 (going away) or no code, or begun by this
+    ///   end ([`closed`](Self::closed) has the reason). As the end of a
+    ///   file, it ends `while let` loops and lets `?` pass.
+    /// - [`Error::Closed`] first: the peer closed with another code (1011,
+    ///   4000, ...); it carries the code and the reason.
+    /// - [`Error::Protocol`] first: the peer broke the protocol, or sent
+    ///   nothing within the keepalive ping timeout; the connection was
+    ///   failed with the error's close code once the close frame was out.
+    /// - [`Error::AbnormalClose`] first: the connection ended without a
+    ///   close handshake (1006), or the close timeout passed.
+    ///
+    /// `None` follows each of them.
     ///
     /// Cancel-safe: if the future is dropped before it completes, no message
     /// is lost; the next call returns it.
