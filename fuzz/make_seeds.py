@@ -45,7 +45,7 @@ def chunks(data, size=127):
 
 
 # Connection target flags and commands (see fuzz_targets/connection.rs).
-CLIENT, SERVER, SMALL, STREAM, LAZY = 0x00, 0x01, 0x02, 0x04, 0x08
+CLIENT, SERVER, SMALL, STREAM, LAZY, DIRECT, DEFLATE = 0x00, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 
 def cmd(op, *args):
@@ -105,6 +105,13 @@ SEED_FILES = {
         "close_empty": frame(0x8),
     },
     "connection": {
+        # RFC 7692 §7.2.3.1: "Hello" compressed, one frame with RSV1; then
+        # the same message sent back, compressed by the connection.
+        "server_deflate_hello": bytes([SERVER | DEFLATE])
+        + chunks(frame(0x41, bytes.fromhex("f248cdc9c90700"), key=KEY))
+        + send_text(b"Hello Hello Hello Hello"),
+        "client_deflate_hello_split": bytes([CLIENT | DEFLATE])
+        + chunks(frame(0x41, bytes.fromhex("f248cdc9c90700")), 3),
         "server_text_hello": bytes([SERVER]) + chunks(hello_masked),
         "server_hello_split": bytes([SERVER]) + chunks(hello_masked, 3),
         "server_fragmented_with_ping": bytes([SERVER])
@@ -191,6 +198,45 @@ SEED_FILES = {
         b"Retry-After: 30\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nslow",
         "forbidden_no_length": b"HTTP/1.1 403 Forbidden\r\n\r\nno",
     },
+}
+
+# pair: flags (bit 0 deflate, bit 1 small limits, bit 2 short timers), then
+# steps `c` (`c % 12`: 0 text, 1 binary, 2 ping, 3 close, 4-7 deliver,
+# 8-9 advance the clock by 50 ms units, 10-11 take events; bit 7 picks the
+# server's side for sends, pings, closes and deliveries).
+PAIR_CLIENT, PAIR_SERVER = 0x00, 0x80
+
+
+def step(op, side=PAIR_CLIENT):
+    return bytes([side | op])
+
+
+def pair_deliver(side, units):
+    return step(4, side) + bytes([units])
+
+
+def pair_advance(units):
+    return step(8) + bytes([units])
+
+
+SEED_FILES["pair"] = {
+    # Messages both ways, delivered, then the client closes.
+    "echo_then_close": bytes([0])
+    + step(0) + bytes([5]) + pair_deliver(PAIR_CLIENT, 50)
+    + step(1, PAIR_SERVER) + bytes([7]) + pair_deliver(PAIR_SERVER, 50)
+    + step(3) + bytes([0]) + pair_deliver(PAIR_CLIENT, 50) + pair_deliver(PAIR_SERVER, 50),
+    # Short timers: pings answered while the clock moves 0.5 s at a time.
+    "keepalive_answered": bytes([4])
+    + (pair_advance(10) + pair_deliver(PAIR_CLIENT, 50) + pair_deliver(PAIR_SERVER, 50)) * 8,
+    # Short timers: the server never hears back; keepalive fails it.
+    "keepalive_silent": bytes([4]) + pair_advance(30) + pair_advance(30) + step(10, PAIR_SERVER),
+    # Compressed messages both ways, partly delivered, then the idle timeout.
+    "deflate_partial_then_idle": bytes([5])
+    + step(0) + bytes([40]) + pair_deliver(PAIR_CLIENT, 3)
+    + step(0, PAIR_SERVER) + bytes([40]) + pair_deliver(PAIR_SERVER, 200) + pair_deliver(PAIR_CLIENT, 200)
+    + pair_advance(70),
+    # The server closes and the client never answers: the close timeout.
+    "close_unanswered": bytes([4]) + step(3, PAIR_SERVER) + bytes([1]) + pair_advance(50),
 }
 
 for target, files in SEED_FILES.items():

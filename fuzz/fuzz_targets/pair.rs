@@ -5,7 +5,7 @@
 //! Input layout: byte 0, flags: bit 0 permessage-deflate on both, bit 1
 //! small limits, bit 2 short timers (ping every 1 s, 1 s to answer, idle
 //! 3 s, close 2 s; otherwise keepalive 20 s/20 s, no idle, close 5 s);
-//! then steps, each a byte `c` and its arguments: `c % 12` selects
+//! then steps, each a byte `c` and its arguments: `(c & 0x7f) % 12` selects
 //! send text, send binary, ping, close (each from the side `c & 0x80`
 //! names), deliver some bytes either way, advance the clock, take events.
 //!
@@ -16,8 +16,8 @@
 //! Checks:
 //! - no panic; each side delivers exactly one `Event::Closed`, last;
 //! - what a side receives is, in order, a prefix of what the other sent,
-//!   and all of it when the close handshake was started by the sender and
-//!   completed cleanly;
+//!   and all of it when the sender started the close handshake while the
+//!   receiver was open, and it completed;
 //! - once both sides answer promptly (everything delivered each step, the
 //!   clock still), the connection ends: after the inputs, delivering
 //!   everything and moving the clock by the timeouts closes both sides,
@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use rws_proto::deflate::DeflateParams;
 use rws_proto::{
-    CloseCode, CloseFrame, Closed, Config, Connection, Event, Message, ProtocolError, Role,
-    TransportAction,
+    CloseCode, CloseFrame, Closed, Config, Connection, Event, Initiator, Message, ProtocolError,
+    Role, TransportAction,
 };
 
 struct Side {
@@ -46,8 +46,6 @@ struct Side {
     wire: Vec<u8>,
     /// The transport is closed: nothing more goes out.
     done: bool,
-    /// This side started the closing with `close`.
-    initiated: bool,
 }
 
 impl Side {
@@ -64,7 +62,6 @@ impl Side {
             closed: None,
             wire: Vec::new(),
             done: false,
-            initiated: false,
         }
     }
 
@@ -191,10 +188,11 @@ fuzz_target!(|data: &[u8]| {
         } else {
             (&mut server, &mut client)
         };
-        match c % 12 {
+        let op = (c & 0x7f) % 12;
+        match op {
             0 | 1 => {
                 let len = usize::from(input.byte()) * 3;
-                let message = if c % 12 == 0 {
+                let message = if op == 0 {
                     Message::text("é".repeat(len / 2))
                 } else {
                     Message::binary(vec![c; len])
@@ -212,10 +210,7 @@ fuzz_target!(|data: &[u8]| {
                 } else {
                     CloseCode::GOING_AWAY
                 };
-                let open = me.conn.state() == rws_proto::State::Open;
-                if me.conn.close(Some(CloseFrame::new(code, "bye"))).is_ok() && open {
-                    me.initiated = true;
-                }
+                let _ = me.conn.close(Some(CloseFrame::new(code, "bye")));
             }
             4..=7 => {
                 let n = usize::from(input.byte()) * 5;
@@ -244,8 +239,8 @@ fuzz_target!(|data: &[u8]| {
         }
         // A side that is still open with nothing to do closes now, as an
         // application would at the end.
-        if client.conn.state() == rws_proto::State::Open && client.conn.close(None).is_ok() {
-            client.initiated = server.conn.state() == rws_proto::State::Open;
+        if client.conn.state() == rws_proto::State::Open {
+            let _ = client.conn.close(None);
         }
         now += Duration::from_millis(500);
         client.tick(now);
@@ -262,12 +257,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(got, sent, "a message changed on the way");
         }
     }
-    // The sender closed cleanly: the receiver read everything before it.
+    // The sender started the close handshake while the receiver was open,
+    // and it completed: the receiver read everything sent before it.
     for (receiver, sender, closed) in [
         (&client, &server, &client_closed),
         (&server, &client, &server_closed),
     ] {
-        if sender.initiated && !receiver.initiated && closed.clean {
+        if closed.initiator == Initiator::Remote && closed.clean {
             assert_eq!(
                 receiver.received.len(),
                 sender.sent.len(),
@@ -275,5 +271,4 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    assert_eq!(now.duration_since(start) < Duration::from_secs(100_000), true);
 });
