@@ -17,11 +17,9 @@ use rws_proto::{
 
 use crate::{Error, WebSocketConfig};
 
-/// What the adapter does next.
+/// What the adapter does next, once [`Driver::poll_event`] has no event.
 #[derive(Debug)]
 pub(crate) enum Step {
-    /// Hand this event to the caller.
-    Event(Event),
     /// Write the queued output ([`Connection::pending_output_vectored`]),
     /// then report with [`Connection::consume_output`].
     Write,
@@ -35,6 +33,8 @@ pub(crate) enum Step {
     /// deadline passes ([`Driver::deadline`]); only when the adapter said
     /// its last write would block.
     Wait,
+    /// The core was told the time: look for events again.
+    Again,
     /// The transport is closed: no more events.
     Done,
 }
@@ -87,40 +87,50 @@ impl Driver {
         }
     }
 
-    /// The next step. `write_blocked`: the adapter's last write would have
-    /// blocked (only the non-blocking adapter says so), so reading goes on
+    /// The next event of the core's, if any (the end is remembered).
+    #[inline]
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+        let event = self.conn.poll_event()?;
+        if let Event::Closed(closed) = &event {
+            self.closed = Some(closed.clone());
+        }
+        Some(event)
+    }
+
+    /// The next step, once [`poll_event`](Self::poll_event) returned
+    /// `None`. `write_blocked`: the adapter's last write would have blocked
+    /// (only the non-blocking adapter says so), so reading goes on
     /// meanwhile, unless there is nothing left to read for.
     pub(crate) fn next_step(&mut self, write_blocked: bool) -> Step {
-        let mut ticked = false;
-        loop {
-            if let Some(event) = self.conn.poll_event() {
-                if let Event::Closed(closed) = &event {
-                    self.closed = Some(closed.clone());
-                }
-                return Step::Event(event);
-            }
-            if self.finished {
-                return Step::Done;
-            }
-            // The core wants the time to arm a deadline.
-            if !ticked && self.conn.poll_timeout().is_some_and(|t| t <= self.now) {
-                self.tick();
-                ticked = true;
-                continue;
-            }
-            let action = self.conn.transport_action();
-            let wants_write = self.conn.wants_write();
-            return match action {
-                TransportAction::Abort => Step::Shutdown,
-                TransportAction::Shutdown if !wants_write => Step::Shutdown,
-                _ if wants_write && !write_blocked => Step::Write,
-                // Reading goes on while writing waits: the core keeps
-                // automatic replies bounded (one held-back pong, one close
-                // frame), and a peer that sends while it does not read
-                // must not deadlock us. Once closed, nothing is read for.
-                _ if wants_write && self.conn.state() == State::Closed => Step::Wait,
-                _ => Step::Read,
+        if self.finished {
+            return Step::Done;
+        }
+        // The core wants the time to arm a deadline. Told it, it does not
+        // ask again at once (its contract, checked by the `pair` fuzz
+        // target), so this cannot spin.
+        if self.conn.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.tick();
+            return Step::Again;
+        }
+        let wants_write = self.conn.wants_write();
+        if self.conn.state() == State::Open {
+            // While open, the transport action is always `Continue`.
+            return if wants_write && !write_blocked {
+                Step::Write
+            } else {
+                Step::Read
             };
+        }
+        match self.conn.transport_action() {
+            TransportAction::Abort => Step::Shutdown,
+            TransportAction::Shutdown if !wants_write => Step::Shutdown,
+            _ if wants_write && !write_blocked => Step::Write,
+            // Reading goes on while writing waits: the core keeps
+            // automatic replies bounded (one held-back pong, one close
+            // frame), and a peer that sends while it does not read must
+            // not deadlock us. Once closed, nothing is read for.
+            _ if wants_write && self.conn.state() == State::Closed => Step::Wait,
+            _ => Step::Read,
         }
     }
 

@@ -39,6 +39,20 @@
 //! }
 //! # }
 //! ```
+//!
+//! Everything a program needs is at the crate root, so a glob import works
+//! beside tokio's own macros:
+//!
+//! ```no_run
+//! use rws::*;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     let (mut ws, _response) = connect("ws://127.0.0.1:9001/echo").await?;
+//!     ws.send(Message::text("hello")).await?;
+//!     ws.close(CloseCode::NORMAL, "").await
+//! }
+//! ```
 #![warn(missing_docs)]
 
 #[cfg(feature = "blocking")]
@@ -48,14 +62,16 @@ mod config;
 mod driver;
 mod error;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
-mod handshake_util;
+mod handshake_spec;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod read_buffer;
 
 /// The most parts of the queued output given to one vectored write.
 const WRITE_SLICES: usize = 16;
+// Private, re-exported below: a public `rws::tokio` would shadow the tokio
+// crate in code that does `use rws::*;` (then `#[tokio::main]` fails).
 #[cfg(feature = "tokio")]
-pub mod tokio;
+mod tokio;
 
 pub use config::WebSocketConfig;
 pub use error::Error;
@@ -69,5 +85,6 @@ pub use rws_proto::{
 
 #[cfg(feature = "tokio")]
 pub use crate::tokio::{
-    accept, connect, ClientBuilder, ReadHalf, ServerBuilder, WebSocket, WriteHalf,
+    accept, connect, ClientBuilder, Decision, ReadHalf, ReuniteError, ServerBuilder, WebSocket,
+    WriteHalf,
 };

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use rws::bytes::Bytes;
-use rws::tokio::ReuniteError;
+use rws::ReuniteError;
 use rws::{CloseCode, Error, Event, Initiator, Message, MessageKind, SendError, State, WebSocket};
 use tokio::net::TcpStream;
 

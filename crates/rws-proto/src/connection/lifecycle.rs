@@ -17,7 +17,8 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
 
 /// What an adapter does with the transport, as
-/// [`Connection::transport_action`] decides it.
+/// [`Connection::transport_action`] decides it. While the connection is
+/// [`State::Open`] it is always [`TransportAction::Continue`].
 ///
 /// RFC 6455 §7.1.1: once the close handshake is done, the server closes the
 /// TCP connection first; the client waits for it to (within the close
@@ -50,6 +51,9 @@ pub(super) struct Lifecycle {
     pong_due: Option<Instant>,
     /// When the idle timeout closes the connection.
     idle_due: Option<Instant>,
+    /// The earliest of the three above, as the last `handle_timeout` left
+    /// them: what `poll_timeout` returns while the connection is open.
+    open_due: Option<Instant>,
     /// A message moved since `idle_due` was set.
     idle_touched: bool,
     /// When the close handshake and the closing of the transport are given
@@ -111,14 +115,12 @@ impl Connection {
                 // taken.
                 return None;
             }
-            if self.config.idle_timeout.is_some() && (life.idle_touched || life.idle_due.is_none())
-            {
+            if life.idle_touched && self.config.idle_timeout.is_some() {
                 return Some(now);
             }
-            if self.config.ping_interval.is_some() && life.next_ping.is_none() {
-                return Some(now);
-            }
-            return earliest([life.next_ping, life.pong_due, life.idle_due]);
+            // Kept by `handle_timeout`; an answer that cleared the pong
+            // deadline since makes it early, never late.
+            return life.open_due;
         }
         if life.close_expired {
             return None;
@@ -176,6 +178,8 @@ impl Connection {
         if self.state == State::Open {
             self.idle(now);
         }
+        let life = &mut self.lifecycle;
+        life.open_due = earliest([life.next_ping, life.pong_due, life.idle_due]);
         if self.state != State::Open {
             self.close_timer(now);
         }

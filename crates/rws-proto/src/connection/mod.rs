@@ -413,6 +413,16 @@ impl Connection {
 
     /// Marks the first `n` bytes of the queued output as written (they may
     /// span several parts of a vectored write).
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than [`pending_output`](Self::pending_output) last
+    /// returned (less what was consumed since) while more than that is
+    /// queued: the bytes past it were never handed out, and skipping them
+    /// would corrupt the stream (past the end of everything queued is
+    /// harmless). After
+    /// [`pending_output_vectored`](Self::pending_output_vectored), any `n`
+    /// is taken (past the end, everything queued).
     pub fn consume_output(&mut self, n: usize) {
         if self.out.consume(n) {
             self.release_pong();

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Buf, Bytes};
 
@@ -27,6 +28,21 @@ pub(super) struct Output {
     tail: Vec<u8>,
     /// How much of the tail was written (when no segment is left).
     pos: usize,
+    /// How many bytes may be consumed: what the last `pending` returned,
+    /// less what was consumed since; no bound after `pending_vectored`
+    /// (or before either). Catches the caller that writes what `pending`
+    /// gave but consumes everything queued.
+    consumable: Consumable,
+}
+
+/// [`Output::consumable`]: an atomic only to keep `Output` `Sync`.
+#[derive(Debug)]
+struct Consumable(AtomicUsize);
+
+impl Default for Consumable {
+    fn default() -> Consumable {
+        Consumable(AtomicUsize::new(usize::MAX))
+    }
 }
 
 impl Output {
@@ -61,14 +77,17 @@ impl Output {
 
     /// The next contiguous bytes to write (not always all of them).
     pub(super) fn pending(&self) -> &[u8] {
-        match self.segments.front() {
+        let pending = match self.segments.front() {
             Some(first) => first,
             None => self.tail.get(self.pos..).unwrap_or_default(),
-        }
+        };
+        self.consumable.0.store(pending.len(), Ordering::Relaxed);
+        pending
     }
 
     /// Fills `slices` with the queued bytes, in order: how many were set.
     pub(super) fn pending_vectored<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.consumable.0.store(usize::MAX, Ordering::Relaxed);
         let tail = self.tail.get(self.pos..).unwrap_or_default();
         let parts = self
             .segments
@@ -89,7 +108,27 @@ impl Output {
     }
 
     /// Marks `n` bytes as written; true once everything is.
+    ///
+    /// # Panics
+    ///
+    /// If `n` is more than the last `pending` returned (less what was
+    /// consumed since) while more than that is queued: the bytes past it
+    /// were never handed out to be written, and skipping them would
+    /// corrupt the stream.
     pub(super) fn consume(&mut self, mut n: usize) -> bool {
+        let len = self.len();
+        let consumable = self.consumable.0.get_mut();
+        // Past the end is harmless (everything was handed out); short of
+        // it, bytes that were never handed out would be skipped.
+        assert!(
+            n <= *consumable || len <= *consumable,
+            "consume_output({n}) past the {consumable} bytes pending_output() returned: \
+             consume only what was written of it, then call pending_output() again \
+             (pending_output_len() counts every part; pending_output_vectored() gives them all)"
+        );
+        if *consumable != usize::MAX {
+            *consumable = consumable.saturating_sub(n);
+        }
         while n > 0 {
             let Some(first) = self.segments.front_mut() else {
                 break;
@@ -147,6 +186,8 @@ mod tests {
         // A write that ends inside a segment, another across into the tail.
         assert!(!output.consume(3));
         assert_eq!(output.pending().len(), 7);
+        // Across into the tail, as a vectored write of every part.
+        assert_eq!(everything(&output).len(), 11);
         assert!(!output.consume(9));
         assert_eq!(output.pending(), b"xt");
         assert!(output.consume(2));
@@ -163,6 +204,26 @@ mod tests {
         assert_eq!(everything(&output), b"cdefXY");
         assert_eq!(output.len(), 6);
         assert!(output.consume(6));
+    }
+
+    #[test]
+    #[should_panic(expected = "past the 4 bytes pending_output() returned")]
+    fn consuming_more_than_the_contiguous_part_handed_out_is_loud() {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"head");
+        output.push_shared(Bytes::from(vec![7u8; 10]));
+        let written = output.pending().len();
+        // The caller wrote those 4 bytes but consumes all 14 queued.
+        output.consume(written + 10);
+    }
+
+    #[test]
+    fn consuming_across_parts_after_a_vectored_view_is_allowed() {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"head");
+        output.push_shared(Bytes::from(vec![7u8; 10]));
+        assert_eq!(everything(&output).len(), 14);
+        assert!(output.consume(14));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rws_proto::Role;
 
 use super::socket::{self, handshake_io_error, Deadline, Exchange, SocketOf};
 use super::WebSocket;
-use crate::handshake_util::{self as util, Agreed, ClientSpec, Decision, Handlers, ServerSpec};
+use crate::handshake_spec::{self as util, Agreed, ClientSpec, Decision, Handlers, ServerSpec};
 use crate::{Error, WebSocketConfig};
 
 /// Connects to a `ws://` URL with the default settings, with `TCP_NODELAY`

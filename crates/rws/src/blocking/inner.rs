@@ -65,8 +65,11 @@ impl<S: Read + Write> Inner<S> {
     /// queued (a pong, a close reply) is written before the next read.
     pub(crate) fn next_event(&mut self) -> Option<Result<Event, Error>> {
         loop {
+            if let Some(event) = self.driver.poll_event() {
+                return Some(Ok(event));
+            }
             match self.driver.next_step(false) {
-                Step::Event(event) => return Some(Ok(event)),
+                Step::Again => {}
                 Step::Done => return None,
                 Step::Shutdown => {
                     self.shutdown();

@@ -21,20 +21,26 @@
 //! # Timeouts
 //!
 //! Without a timer, the adapter bounds its waits with the socket's read and
-//! write timeouts, so it enforces [`WebSocketConfig`]'s timeouts on the
-//! `TcpStream`s it knows about: those of [`connect`],
-//! [`ClientBuilder::connect`], [`accept_tcp`] and
-//! [`ServerBuilder::accept_tcp`]. During the opening handshake, and while
-//! closing (after a close frame was sent or received), it sets them to the
-//! time left, and puts the previous ones back afterwards.
+//! write timeouts, so it enforces [`WebSocketConfig`]'s handshake timeout
+//! and the core's deadlines (keepalive pings and their timeout, the idle
+//! and close timeouts) on the `TcpStream`s it knows about: those of
+//! [`connect`], [`ClientBuilder::connect`], [`accept_tcp`] and
+//! [`ServerBuilder::accept_tcp`]. Before each read it sets the socket's
+//! read timeout to the time left until the next deadline (and, while
+//! closing, the write timeout too), and puts the previous ones back at the
+//! end.
+//!
+//! A read timeout the caller sets on such a socket (`get_ref()`) is still
+//! honoured: a read waits for whichever comes first, and the caller's
+//! timeout is returned as before (below).
 //!
 //! On any other stream ([`accept`], [`ServerBuilder::accept`],
 //! [`ClientBuilder::connect_on`], [`WebSocket::from_raw`]) the caller sets
-//! the timeouts: the handshake and close timeouts are then only checked
-//! whenever a read or write returns, and a timeout of the stream's
-//! (`WouldBlock` or `TimedOut`) while closing makes the adapter look at the
-//! close timeout and try again. Only a known `TcpStream` is shut down at
-//! the end; other streams end when dropped.
+//! the timeouts: the deadlines are then only checked whenever a read or
+//! write returns, and a timeout of the stream's (`WouldBlock` or
+//! `TimedOut`) while closing makes the adapter look at the deadlines and
+//! try again. Only a known `TcpStream` is shut down at the end; other
+//! streams end when dropped.
 //!
 //! While the connection is open, a timeout the caller set on the stream is
 //! returned as [`Error::Io`](crate::Error::Io) with kind `WouldBlock` or
@@ -52,4 +58,4 @@ mod websocket;
 pub use self::handshake::{accept, accept_tcp, connect, ClientBuilder, ServerBuilder};
 pub use self::websocket::{Incoming, WebSocket};
 pub use crate::config::WebSocketConfig;
-pub use crate::handshake_util::Decision;
+pub use crate::handshake_spec::Decision;

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::handshake_util as util;
+use crate::handshake_spec as util;
 use crate::Error;
 
 /// How to reach the `TcpStream` under a stream, for the connections that

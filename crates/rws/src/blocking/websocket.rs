@@ -10,7 +10,7 @@ use rws_proto::{CloseCode, CloseFrame, Closed, Event, Message, Role, State, Utf8
 
 use super::inner::Inner;
 use super::socket::SocketOf;
-use crate::handshake_util::Agreed;
+use crate::handshake_spec::Agreed;
 use crate::{Error, WebSocketConfig};
 
 /// A WebSocket connection over a blocking stream, after the opening

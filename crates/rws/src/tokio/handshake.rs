@@ -11,10 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{WebSocket, WebSocketConfig};
-use crate::handshake_util::{self as util, Agreed, Answer, ClientSpec, ServerSpec};
+use crate::handshake_spec::{self as util, Agreed, Answer, ClientSpec, ServerSpec};
 use crate::Error;
 
-pub use crate::handshake_util::Decision;
+pub use crate::handshake_spec::Decision;
 
 /// Connects to a `ws://` URL with the default settings.
 ///

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::ops::{ControlFlow, Deref, DerefMut};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Instant;
 
 use rws_proto::deflate::DeflateParams;
@@ -28,6 +28,9 @@ pub(crate) struct Inner<S> {
     timer: Option<Pin<Box<Sleep>>>,
     /// The deadline `timer` is set to.
     armed: Option<Instant>,
+    /// The waker `timer` was last polled with, so that a quiet read with
+    /// the same task does not register it again.
+    waker: Option<Waker>,
 }
 
 /// tokio's clock, which tests can pause and advance.
@@ -64,6 +67,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             read_buf,
             timer: None,
             armed: None,
+            waker: None,
         }
     }
 
@@ -81,8 +85,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             if self.driver.closing() && self.poll_timer(cx) {
                 continue;
             }
+            if let Some(event) = self.driver.poll_event() {
+                return Poll::Ready(Some(Ok(event)));
+            }
             match self.driver.next_step(write_blocked) {
-                Step::Event(event) => return Poll::Ready(Some(Ok(event))),
+                Step::Again => {}
                 Step::Done => return Poll::Ready(None),
                 Step::Shutdown => {
                     // Not waited for when the close timeout has passed.
@@ -148,9 +155,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
         loop {
-            let item = ready!(self.poll_event(cx));
-            if let ControlFlow::Break(result) = self.driver.recv_filter(item) {
-                return Poll::Ready(result);
+            match ready!(self.poll_event(cx)) {
+                Some(Ok(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
+                item => {
+                    if let ControlFlow::Break(result) = self.driver.recv_filter(item) {
+                        return Poll::Ready(result);
+                    }
+                }
             }
         }
     }
@@ -225,7 +236,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let Some(deadline) = self.driver.deadline() else {
             return false;
         };
-        if self.armed.is_none_or(|armed| deadline < armed) {
+        let rearm = self.armed.is_none_or(|armed| deadline < armed);
+        if rearm {
             let at = tokio::time::Instant::from_std(deadline);
             match &mut self.timer {
                 Some(timer) => timer.as_mut().reset(at),
@@ -236,10 +248,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let Some(timer) = self.timer.as_mut() else {
             return false;
         };
-        if timer.as_mut().poll(cx).is_pending() {
+        let registered = !rearm
+            && self
+                .waker
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()));
+        if registered {
+            // The timer already holds this task's waker and will wake it
+            // when it fires: look, without registering again (the common
+            // case, on every quiet read).
+            if !timer.is_elapsed() {
+                return false;
+            }
+        } else if timer.as_mut().poll(cx).is_pending() {
+            self.waker = Some(cx.waker().clone());
             return false;
         }
         self.armed = None;
+        self.waker = None;
         self.driver.tick();
         true
     }

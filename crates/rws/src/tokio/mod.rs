@@ -1,8 +1,10 @@
 //! The tokio adapter: [`WebSocket`] over any `AsyncRead + AsyncWrite`
 //! stream, [`connect`] and [`accept`] with their builders.
 //!
-//! Time-based policy lives here, not in the core: the opening handshake and
-//! the close handshake are bounded by [`WebSocketConfig`]'s timeouts.
+//! The core decides every deadline (keepalive, idle, close); this adapter
+//! runs the shared driver and waits for the next deadline on one tokio
+//! timer. The opening handshake is bounded by
+//! [`WebSocketConfig::handshake_timeout`].
 
 mod handshake;
 mod inner;

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::inner::Inner;
 use super::split::{self, ReadHalf, WriteHalf};
 use super::WebSocketConfig;
-use crate::handshake_util::Agreed;
+use crate::handshake_spec::Agreed;
 use crate::Error;
 
 /// A WebSocket connection after the opening handshake. Clients and servers
