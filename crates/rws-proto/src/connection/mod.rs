@@ -358,7 +358,11 @@ impl Connection {
     ///
     /// Taking an event applies what it calls for: a ping queues its pong,
     /// the peer's close frame queues the reply, a protocol violation queues
-    /// the close frame with its code (RFC 6455 §7.1.7).
+    /// the close frame with its code (RFC 6455 §7.1.7). So take the events,
+    /// then write the output, then read: a loop that blocks in a read with
+    /// a reply still queued waits for a peer that waits for it. The
+    /// `transport_loop` example of this crate is such a loop, over
+    /// `std::net`.
     pub fn poll_event(&mut self) -> Option<Event> {
         loop {
             let event = match self.queue.pop_front()? {
@@ -427,6 +431,40 @@ impl Connection {
         if self.out.consume(n) {
             self.release_pong();
         }
+    }
+
+    /// Appends everything waiting to be written to `buf` and marks it
+    /// written: how many bytes. The simplest correct way to drain the
+    /// output (a pong held back while output waited comes along); a
+    /// transport that can write vectored, or cannot take everything at
+    /// once, uses [`pending_output_vectored`](Self::pending_output_vectored)
+    /// and [`consume_output`](Self::consume_output) instead.
+    ///
+    /// Write it before the next blocking read: taking an event may have
+    /// queued a reply (a pong, the close reply) that the peer waits for.
+    ///
+    /// ```
+    /// use rws_proto::{Config, Connection, Message, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let big = vec![7u8; 60 << 10]; // queued by reference, a part of its own
+    /// server.send(Message::binary(big)).unwrap();
+    /// server.send(Message::text("after")).unwrap();
+    /// let mut wire = Vec::new();
+    /// let n = server.poll_transmit(&mut wire);
+    /// assert_eq!(n, 4 + (60 << 10) + 7);
+    /// assert!(wire.ends_with(b"\x81\x05after"));
+    /// assert!(!server.wants_write());
+    /// ```
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> usize {
+        let start = buf.len();
+        while self.wants_write() {
+            let part = self.out.pending();
+            buf.extend_from_slice(part);
+            let n = part.len();
+            self.consume_output(n);
+        }
+        buf.len() - start
     }
 
     /// Whether bytes are waiting to be written.
