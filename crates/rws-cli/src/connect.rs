@@ -57,7 +57,7 @@ Commands (only when stdin is a terminal; otherwise every line is a message):
 /// Options of `rws connect`.
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
-pub struct ConnectArgs {
+pub(crate) struct ConnectArgs {
     /// The WebSocket URL, such as ws://127.0.0.1:9001/echo (ws:// only).
     url: String,
     /// Send each line as a binary message instead of a text message.
@@ -92,7 +92,7 @@ fn parse_header(arg: &str) -> Result<(String, String), String> {
 }
 
 /// Connects, then runs the session until the connection ends.
-pub async fn run(args: ConnectArgs) -> Result<(), String> {
+pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
     let protocol = Config::default().deflate((!args.no_deflate).then(DeflateConfig::default));
     let protocol = args.keepalive.apply(protocol);
     let config = WebSocketConfig::default().protocol(protocol);

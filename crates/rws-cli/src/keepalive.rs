@@ -8,7 +8,7 @@ use rws::Config;
 
 /// Keepalive options.
 #[derive(Debug, Args)]
-pub struct KeepaliveArgs {
+pub(crate) struct KeepaliveArgs {
     /// Send a ping every SECS seconds (fractions allowed) while the
     /// connection is open; 0 turns keepalive off. Default: the library's,
     /// 20 s.
@@ -24,7 +24,7 @@ pub struct KeepaliveArgs {
 impl KeepaliveArgs {
     /// `config` with the options given (0 is off), the library's defaults
     /// for the others.
-    pub fn apply(&self, mut config: Config) -> Config {
+    pub(crate) fn apply(&self, mut config: Config) -> Config {
         if let Some(interval) = self.ping_interval {
             config = config.ping_interval((!interval.is_zero()).then_some(interval));
         }

@@ -1,4 +1,5 @@
 //! `rws`: a WebSocket server, client and frame tracer on the command line.
+#![forbid(unsafe_code)]
 
 mod bench;
 mod connect;

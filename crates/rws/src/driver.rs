@@ -154,6 +154,7 @@ impl Driver {
     }
 
     /// Whether the deadline has passed by the adapter's clock.
+    #[cfg(feature = "blocking")]
     pub(crate) fn deadline_passed(&self) -> bool {
         self.deadline().is_some_and(|t| t <= (self.clock)())
     }
@@ -171,6 +172,7 @@ impl Driver {
         }
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn is_finished(&self) -> bool {
         self.finished
     }
@@ -204,6 +206,7 @@ impl Driver {
         }
     }
 
+    #[cfg(feature = "tokio")]
     /// An I/O error while reading events. Once the connection has ended
     /// (the events said so), tearing down the transport can fail
     /// harmlessly, for instance when the peer resets it after the close

@@ -40,7 +40,7 @@ pub type Decision = Result<Accept, Rejection>;
 /// WebSocket (no `Upgrade: websocket`): it gets the request head (a body
 /// is not given to it) and returns the response, after which the
 /// connection is closed.
-pub type HttpHandler = Box<dyn FnOnce(&Request<()>) -> Response<Bytes> + Send>;
+pub(crate) type HttpHandler = Box<dyn FnOnce(&Request<()>) -> Response<Bytes> + Send>;
 
 /// What a server builder collects: the settings and the application's
 /// handlers.

@@ -67,6 +67,7 @@ mod handshake_spec;
 mod read_buffer;
 
 /// The most parts of the queued output given to one vectored write.
+#[cfg(any(feature = "tokio", feature = "blocking"))]
 const WRITE_SLICES: usize = 16;
 // Private, re-exported below: a public `rws::tokio` would shadow the tokio
 // crate in code that does `use rws::*;` (then `#[tokio::main]` fails).

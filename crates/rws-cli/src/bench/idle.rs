@@ -17,7 +17,7 @@ use super::ErrorKind;
 const CONCURRENT_OPENS: usize = 256;
 
 /// What the idle run found.
-pub struct IdleResult {
+pub(super) struct IdleResult {
     pub opened: usize,
     pub opening: Duration,
     pub rss_before_kib: Option<u64>,
@@ -29,7 +29,7 @@ pub struct IdleResult {
 
 /// Opens `count` connections, `CONCURRENT_OPENS` at a time, holds them
 /// for `hold` so that the server settles, and reads its memory.
-pub async fn run(
+pub(super) async fn run(
     addr: SocketAddr,
     handshake: Arc<ClientHandshake>,
     request: Arc<Vec<u8>>,

@@ -25,7 +25,7 @@ const READ_BUFFER: usize = 64 << 10;
 const LARGE_READ_BUFFER: usize = 256 << 10;
 
 /// What every thread is given.
-pub struct Plan {
+pub(super) struct Plan {
     pub addr: SocketAddr,
     pub handshake: ClientHandshake,
     pub request: Vec<u8>,
@@ -40,7 +40,7 @@ pub struct Plan {
 }
 
 /// What one thread measured.
-pub struct ThreadResult {
+pub(super) struct ThreadResult {
     /// Echoes received in the measured window.
     pub messages: u64,
     /// Round-trip times in the measured window, in microseconds.
@@ -75,7 +75,7 @@ impl Stats {
 /// Runs `connections` connections on this thread: opens them, waits at
 /// `start` for every thread (and the caller), then loads them through
 /// the warmup and the measured window.
-pub fn run_thread(
+pub(super) fn run_thread(
     plan: Arc<Plan>,
     connections: usize,
     start: Arc<Barrier>,
@@ -290,6 +290,6 @@ async fn drive(
 
 /// A histogram of round trips from 1 µs to 100 s at 3 significant digits,
 /// fixed so that recording never allocates (values above are clamped).
-pub fn latency_histogram() -> Histogram<u64> {
+pub(super) fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid bounds")
 }

@@ -35,7 +35,7 @@ the end of its echo. CPU times come from /proc (Linux): with --server-pid, \
 the output says which side was saturated (over 90% of one CPU per thread). \
 Pin the server and the load generator to different CPUs for honest figures \
 (taskset -c 0 SERVER; taskset -c 1 rws bench ...).")]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// The echo endpoint, ws://HOST:PORT/PATH.
     url: String,
     /// Connections, all opened before the load starts.
@@ -86,7 +86,7 @@ pub struct BenchArgs {
 
 /// What went wrong on a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     /// The TCP connection failed (refused; too many open files).
     Connect,
     /// The opening handshake failed.
@@ -149,7 +149,7 @@ fn positive_seconds(arg: &str) -> Result<f64, String> {
 }
 
 /// Runs the load or idle benchmark.
-pub async fn run(args: BenchArgs) -> Result<(), String> {
+pub(crate) async fn run(args: BenchArgs) -> Result<(), String> {
     let mut handshake =
         ClientHandshake::new(&args.url, &[]).map_err(|e| format!("{}: {e}", args.url))?;
     if args.deflate {

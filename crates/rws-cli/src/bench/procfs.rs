@@ -7,7 +7,7 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// User plus system CPU time of a process (all its threads), in seconds;
 /// `None` for our own process is never expected, for another means it is
 /// gone or this is not Linux.
-pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+pub(super) fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
     let path = match pid {
         Some(pid) => format!("/proc/{pid}/stat"),
         None => "/proc/self/stat".to_owned(),
@@ -22,7 +22,7 @@ pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 }
 
 /// Resident memory of a process, in KiB (`VmRSS`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
+pub(super) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use super::ErrorKind;
 
 /// What was sent, once: the payload and `depth` copies of its frame.
-pub struct Frames {
+pub(super) struct Frames {
     /// The payload, unmasked and uncompressed, to check echoes against.
     pub payload: Vec<u8>,
     /// The opcode sent.
@@ -37,7 +37,12 @@ impl Frames {
     /// A compressed message is made by a fresh compressor, so it refers to
     /// no earlier message and can be sent again and again, whatever the
     /// context takeover agreed.
-    pub fn new(text: bool, size: usize, depth: usize, deflate: Option<DeflateParams>) -> Frames {
+    pub(super) fn new(
+        text: bool,
+        size: usize,
+        depth: usize,
+        deflate: Option<DeflateParams>,
+    ) -> Frames {
         let payload = payload(size);
         let opcode = if text { OpCode::Text } else { OpCode::Binary };
         let message = if text {
@@ -76,7 +81,7 @@ impl Frames {
 /// either way, so that every message costs the server a whole inflate
 /// and deflate (with context takeover, an echo of a repeated message
 /// compresses to a reference to the last one, which measures nothing).
-pub fn deflate_offer() -> DeflateConfig {
+pub(super) fn deflate_offer() -> DeflateConfig {
     DeflateConfig::default()
         .server_no_context_takeover(true)
         .client_no_context_takeover(true)
@@ -86,7 +91,7 @@ pub fn deflate_offer() -> DeflateConfig {
 /// sequence from a small vocabulary, so that the payload compresses about
 /// as well as English prose (to a third or so) and does not repeat every
 /// few bytes, which would hide masking errors from `--verify`.
-pub fn payload(size: usize) -> Vec<u8> {
+pub(super) fn payload(size: usize) -> Vec<u8> {
     const WORDS: [&str; 32] = [
         "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
         "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an",
@@ -107,7 +112,7 @@ pub fn payload(size: usize) -> Vec<u8> {
 }
 
 /// A connection just opened.
-pub struct Opened {
+pub(super) struct Opened {
     pub tcp: TcpStream,
     /// The bytes that came after the 101.
     pub leftover: Vec<u8>,
@@ -116,7 +121,7 @@ pub struct Opened {
 }
 
 /// Opens a connection and does the opening handshake.
-pub async fn open(
+pub(super) async fn open(
     addr: SocketAddr,
     handshake: &ClientHandshake,
     request: &[u8],
@@ -154,7 +159,7 @@ pub async fn open(
 
 /// Follows the echoed frames across reads, a header at a time: payloads
 /// are skipped, not copied, unless `--verify` compares them.
-pub struct EchoReader<'a> {
+pub(super) struct EchoReader<'a> {
     frames: &'a Frames,
     verify: bool,
     /// Bytes of a header cut by the end of a read.
@@ -182,7 +187,7 @@ pub struct EchoReader<'a> {
 
 impl<'a> EchoReader<'a> {
     /// A reader of echoes of `frames`.
-    pub fn new(frames: &'a Frames, verify: bool) -> EchoReader<'a> {
+    pub(super) fn new(frames: &'a Frames, verify: bool) -> EchoReader<'a> {
         EchoReader {
             frames,
             verify,
@@ -204,7 +209,7 @@ impl<'a> EchoReader<'a> {
     }
 
     /// Takes the next bytes read: how many echoed messages they completed.
-    pub fn feed(&mut self, mut data: &[u8]) -> Result<usize, ErrorKind> {
+    pub(super) fn feed(&mut self, mut data: &[u8]) -> Result<usize, ErrorKind> {
         let mut done = 0;
         while !data.is_empty() {
             if !self.in_frame {

@@ -32,7 +32,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// Options of `rws serve`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:9001")]
     listen: SocketAddr,
@@ -69,7 +69,7 @@ struct Shared {
 }
 
 /// Serves until Ctrl-C (or SIGTERM on unix).
-pub async fn run(args: ServeArgs) -> Result<(), String> {
+pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     // Install the signal handlers first, so that a signal arriving once
     // the address is printed is never handled by the default action.
     let signal = shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;

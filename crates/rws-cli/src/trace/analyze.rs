@@ -30,7 +30,7 @@ const MAX_CONTROL: usize = 256;
 const MAX_INFLATE: usize = 16 << 20;
 
 /// One connection being traced.
-pub struct ConnTrace {
+pub(super) struct ConnTrace {
     id: u64,
     client: Side,
     server: Side,
@@ -43,7 +43,7 @@ pub struct ConnTrace {
 
 impl ConnTrace {
     /// A connection with this id, before any byte.
-    pub fn new(id: u64) -> ConnTrace {
+    pub(super) fn new(id: u64) -> ConnTrace {
         ConnTrace {
             id,
             client: Side::new(Dir::ClientToServer),
@@ -55,7 +55,13 @@ impl ConnTrace {
 
     /// Takes the next bytes of one direction, at `time`; appends what they
     /// complete to `out`.
-    pub fn feed(&mut self, dir: Dir, time: Duration, mut data: &[u8], out: &mut Vec<Record>) {
+    pub(super) fn feed(
+        &mut self,
+        dir: Dir,
+        time: Duration,
+        mut data: &[u8],
+        out: &mut Vec<Record>,
+    ) {
         let id = self.id;
         let mut emit = |dir, event| {
             out.push(Record {
@@ -104,7 +110,7 @@ impl ConnTrace {
     }
 
     /// One direction's stream ended (FIN, RST, or the proxy saw EOF).
-    pub fn end(&mut self, dir: Dir, time: Duration, how: &str, out: &mut Vec<Record>) {
+    pub(super) fn end(&mut self, dir: Dir, time: Duration, how: &str, out: &mut Vec<Record>) {
         let side = self.side(dir);
         let mut text = format!("end of stream ({how})");
         if let Some(unfinished) = side.unfinished() {
@@ -115,7 +121,7 @@ impl ConnTrace {
 
     /// Bytes of one direction are missing (a capture lost them): the stream
     /// cannot be followed any further.
-    pub fn gap(&mut self, dir: Dir, time: Duration, missing: u64, out: &mut Vec<Record>) {
+    pub(super) fn gap(&mut self, dir: Dir, time: Duration, missing: u64, out: &mut Vec<Record>) {
         let side = self.side(dir);
         if matches!(side.phase, Phase::Opaque) {
             return;
@@ -806,7 +812,7 @@ impl Utf8Check {
 }
 
 /// The opcode name of a record, for filters.
-pub fn event_opcode(event: &Event) -> Option<String> {
+pub(super) fn event_opcode(event: &Event) -> Option<String> {
     match event {
         Event::Frame(frame) => Some(opcode_name(frame.opcode)),
         Event::Message(message) => Some(opcode_name(message.opcode)),

@@ -59,7 +59,7 @@ use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapHeader, PcapN
 
 /// Out-of-order bytes one direction of a connection may hold (plus a small per-segment cost)
 /// before the hole in front of them is reported as a [`CaptureEvent::Gap`].
-pub const MAX_BUFFERED_PER_DIRECTION: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_BUFFERED_PER_DIRECTION: usize = 4 * 1024 * 1024;
 
 /// What one held segment costs beyond its bytes, so that many tiny segments are bounded too.
 const HELD_SEGMENT_OVERHEAD: usize = 64;
@@ -105,7 +105,7 @@ const SLL2_HEADER_LEN: usize = 20;
 ///
 /// After [`Capture::next_event`] returns an error, further calls deliver what the connections
 /// still hold (with gaps) and then `None`, so that a caller may report the error and keep the rest.
-pub struct Capture<R: Read> {
+pub(crate) struct Capture<R: Read> {
     blocks: BlockSource<R>,
     packets: PacketDecoder,
     tracker: Tracker,
@@ -117,7 +117,7 @@ impl<R: Read> Capture<R> {
     ///
     /// Reads only the file header (or the first section header), so it returns promptly on a
     /// pipe. Fails on a file that is neither, and on a pcap file whose link type is not supported.
-    pub fn new(reader: R) -> Result<Capture<R>, CaptureError> {
+    pub(crate) fn new(reader: R) -> Result<Capture<R>, CaptureError> {
         Capture::with_limits(reader, BUFFER_LIMITS)
     }
 
@@ -135,7 +135,7 @@ impl<R: Read> Capture<R> {
     }
 
     /// The next event, or None at the end of the capture.
-    pub fn next_event(&mut self) -> Result<Option<CaptureEvent>, CaptureError> {
+    pub(crate) fn next_event(&mut self) -> Result<Option<CaptureEvent>, CaptureError> {
         loop {
             if let Some(event) = self.tracker.events.pop_front() {
                 return Ok(Some(event));
@@ -177,7 +177,7 @@ impl<R: Read> Capture<R> {
 
 /// What happened in the capture, in capture order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CaptureEvent {
+pub(crate) enum CaptureEvent {
     /// A TCP connection seen for the first time (its SYN, or its first segment when the capture started mid-connection).
     Open {
         /// The connection's id: 1, 2, ... in the order connections are first seen.
@@ -231,7 +231,7 @@ pub enum CaptureEvent {
 /// Why a capture cannot be read (further).
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum CaptureError {
+pub(crate) enum CaptureError {
     /// Reading the file failed.
     Io(io::Error),
     /// The file is not a pcap or pcapng capture, or it is damaged or truncated; the text says how.

@@ -6,7 +6,7 @@
 //! records as text or JSON after the filters.
 
 mod analyze;
-pub mod capture;
+pub(crate) mod capture;
 mod output;
 mod proxy;
 mod record;
@@ -33,7 +33,7 @@ RSV1-3, opcode, masking key, payload length and its encoding, a preview, close c
 reason, and the violations seen on it after \"!!\". The proxy relays bytes unchanged, \
 except the request target (when --upstream names a path) and Host."
 )]
-pub struct TraceArgs {
+pub(crate) struct TraceArgs {
     /// The address the proxy listens on.
     #[arg(long, default_value = "127.0.0.1:9002", conflicts_with = "pcap")]
     listen: SocketAddr,
@@ -72,7 +72,7 @@ enum DirectionArg {
 }
 
 /// Prints records to stdout, one connection's batch at a time.
-pub struct Printer {
+pub(crate) struct Printer {
     output: Output,
     lock: Mutex<()>,
 }
@@ -87,7 +87,7 @@ impl Printer {
 
     /// Prints what passes the filters; a closed stdout is not an error
     /// worth stopping the relay for.
-    pub fn print(&self, records: &[Record]) {
+    pub(crate) fn print(&self, records: &[Record]) {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut stdout = std::io::stdout().lock();
         let _ = self.output.write(records, &mut stdout);
@@ -96,7 +96,7 @@ impl Printer {
 }
 
 /// Runs the proxy or reads the capture.
-pub async fn run(args: TraceArgs) -> Result<(), String> {
+pub(crate) async fn run(args: TraceArgs) -> Result<(), String> {
     let output = Output {
         json: args.json,
         messages: args.messages,

@@ -13,7 +13,7 @@ use super::record::{
 
 /// How records are shown, and which.
 #[derive(Clone, Debug, Default)]
-pub struct Output {
+pub(super) struct Output {
     /// One JSON object per line instead of text.
     pub json: bool,
     /// Whole messages instead of frames.
@@ -26,7 +26,7 @@ pub struct Output {
 
 impl Output {
     /// Whether a record passes the filters and the frame/message choice.
-    pub fn shows(&self, record: &Record) -> bool {
+    pub(super) fn shows(&self, record: &Record) -> bool {
         if self.direction.is_some() && record.dir.is_some() && record.dir != self.direction {
             return false;
         }
@@ -42,7 +42,7 @@ impl Output {
     }
 
     /// Writes the records that pass the filters.
-    pub fn write(&self, records: &[Record], out: &mut impl Write) -> std::io::Result<()> {
+    pub(super) fn write(&self, records: &[Record], out: &mut impl Write) -> std::io::Result<()> {
         for record in records.iter().filter(|r| self.shows(r)) {
             if self.json {
                 writeln!(out, "{}", to_json(record))?;
@@ -67,7 +67,7 @@ fn clock(time: Duration) -> String {
 }
 
 /// One record as a line of text (a head takes one line per header).
-pub fn to_text(record: &Record) -> String {
+pub(super) fn to_text(record: &Record) -> String {
     let mut line = format!("{} #{}", clock(record.time), record.conn);
     if let Some(dir) = record.dir {
         line.push(' ');
@@ -172,7 +172,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// One record as a JSON object.
-pub fn to_json(record: &Record) -> Value {
+pub(super) fn to_json(record: &Record) -> Value {
     let mut o = Map::new();
     o.insert("time".into(), json!(clock(record.time)));
     o.insert("ts".into(), json!(record.time.as_secs_f64()));

@@ -21,7 +21,7 @@ const MAX_HEAD: usize = 64 << 10;
 
 /// Where the proxy relays to, from a `ws://HOST[:PORT][/path]` URL.
 #[derive(Clone, Debug)]
-pub struct Upstream {
+pub(super) struct Upstream {
     /// `HOST:PORT`, to connect to.
     authority: String,
     /// The `Host` value to send.
@@ -32,7 +32,7 @@ pub struct Upstream {
 
 impl Upstream {
     /// Parses a `ws://` URL.
-    pub fn parse(url: &str) -> Result<Upstream, String> {
+    pub(super) fn parse(url: &str) -> Result<Upstream, String> {
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("bad upstream URL {url:?}: {e}"))?;
@@ -67,7 +67,7 @@ impl Upstream {
 }
 
 /// Accepts clients until the process is stopped.
-pub async fn run(
+pub(super) async fn run(
     listen: SocketAddr,
     upstream: Upstream,
     printer: Arc<Printer>,

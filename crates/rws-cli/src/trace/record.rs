@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// Which way bytes went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Dir {
+pub(crate) enum Dir {
     /// From the client to the server.
     ClientToServer,
     /// From the server to the client.
@@ -16,7 +16,7 @@ pub enum Dir {
 
 impl Dir {
     /// `C->S` or `S->C`.
-    pub fn arrow(self) -> &'static str {
+    pub(crate) fn arrow(self) -> &'static str {
         match self {
             Dir::ClientToServer => "C->S",
             Dir::ServerToClient => "S->C",
@@ -24,7 +24,7 @@ impl Dir {
     }
 
     /// `client` or `server`: who sent.
-    pub fn sender(self) -> &'static str {
+    pub(crate) fn sender(self) -> &'static str {
         match self {
             Dir::ClientToServer => "client",
             Dir::ServerToClient => "server",
@@ -34,7 +34,7 @@ impl Dir {
 
 /// How a frame's payload length was encoded (RFC 6455 §5.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LengthEncoding {
+pub(crate) enum LengthEncoding {
     /// In the 7 bits of the second byte (0–125).
     Bits7,
     /// 126, then 16 bits.
@@ -45,7 +45,7 @@ pub enum LengthEncoding {
 
 impl LengthEncoding {
     /// `7-bit`, `16-bit` or `64-bit`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             LengthEncoding::Bits7 => "7-bit",
             LengthEncoding::Bits16 => "16-bit",
@@ -56,7 +56,7 @@ impl LengthEncoding {
 
 /// The name of an opcode: `cont`, `text`, `binary`, `close`, `ping`,
 /// `pong`, or `reserved-0xN`.
-pub fn opcode_name(opcode: u8) -> String {
+pub(super) fn opcode_name(opcode: u8) -> String {
     match opcode {
         0x0 => "cont".into(),
         0x1 => "text".into(),
@@ -70,7 +70,7 @@ pub fn opcode_name(opcode: u8) -> String {
 
 /// The first bytes of a payload, to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Preview {
+pub(crate) enum Preview {
     /// Shown as text (a text message, or a control payload that is UTF-8).
     Text {
         /// The first bytes, cut at a character boundary.
@@ -89,7 +89,7 @@ pub enum Preview {
 
 /// What a close frame carried.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CloseInfo {
+pub(crate) struct CloseInfo {
     /// The status code, if the payload had one.
     pub code: Option<u16>,
     /// The reason, lossily decoded.
@@ -98,7 +98,7 @@ pub struct CloseInfo {
 
 /// One frame as it was on the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FrameRecord {
+pub(crate) struct FrameRecord {
     /// The FIN bit.
     pub fin: bool,
     /// RSV1, RSV2, RSV3.
@@ -128,7 +128,7 @@ pub struct FrameRecord {
 /// A whole message: a data message's frames reassembled, or one control
 /// frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MessageRecord {
+pub(crate) struct MessageRecord {
     /// The opcode of its first frame.
     pub opcode: u8,
     /// How many frames carried it.
@@ -150,7 +150,7 @@ pub struct MessageRecord {
 
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// A client connected (proxy) or a TCP connection began (capture).
     Open {
         /// The client's address.
@@ -170,7 +170,7 @@ pub enum Event {
 
 /// One line of the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// When, since the UNIX epoch.
     pub time: Duration,
     /// The connection's id, from 1.
@@ -183,7 +183,7 @@ pub struct Record {
 
 /// A protocol violation seen in a frame (RFC 6455 §5, RFC 7692 §6).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Violation {
+pub(crate) enum Violation {
     /// §5.1: a client must mask every frame.
     UnmaskedClientFrame,
     /// §5.1: a server must not mask.
@@ -223,7 +223,7 @@ pub enum Violation {
 
 impl Violation {
     /// A short name, for JSON.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Violation::UnmaskedClientFrame => "unmasked_client_frame",
             Violation::MaskedServerFrame => "masked_server_frame",

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 /// A running `rws` subcommand: the child (killed when dropped), the rest
 /// of the log line that announced it, and the lines of its log after it.
-pub struct Started {
+pub(crate) struct Started {
     pub child: Child,
     pub announced: String,
     pub log: mpsc::UnboundedReceiver<String>,
@@ -17,7 +17,7 @@ pub struct Started {
 /// Starts `rws ARGS` with stdout piped and waits for the log line that
 /// holds `marker`; the log keeps being drained, so the child never blocks
 /// on a full pipe.
-pub async fn start(args: &[&str], marker: &str) -> Started {
+pub(crate) async fn start(args: &[&str], marker: &str) -> Started {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rws"))
         .args(args)
         .env("RUST_LOG", "info")
@@ -52,13 +52,15 @@ pub async fn start(args: &[&str], marker: &str) -> Started {
 }
 
 /// Starts `rws serve` on a free port; returns the child and its address.
-pub async fn serve(args: &[&str]) -> (Child, String) {
+pub(crate) async fn serve(args: &[&str]) -> (Child, String) {
     let (child, addr, _log) = serve_with_log(args).await;
     (child, addr)
 }
 
 /// As [`serve`], with the rest of the server's log, line by line.
-pub async fn serve_with_log(args: &[&str]) -> (Child, String, mpsc::UnboundedReceiver<String>) {
+pub(crate) async fn serve_with_log(
+    args: &[&str],
+) -> (Child, String, mpsc::UnboundedReceiver<String>) {
     let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
     all.extend_from_slice(args);
     let started = start(&all, "listening on ws://").await;

@@ -11,14 +11,14 @@ use rws_proto::{Connection, Event, Message, MessageKind, State};
 /// Short runs by default, so that `cargo bench -p rws-proto` takes a few
 /// minutes at most on a small machine; the command line
 /// (`--warm-up-time`, `--measurement-time`) overrides these.
-pub fn config() -> Criterion {
+pub(crate) fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2))
 }
 
 /// A human label for a byte count: `1 B`, `16 KiB`, `1 MiB`.
-pub fn size_label(n: usize) -> String {
+pub(crate) fn size_label(n: usize) -> String {
     if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
@@ -29,16 +29,16 @@ pub fn size_label(n: usize) -> String {
 }
 
 /// A small deterministic PRNG (xorshift64*), so that runs are comparable.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     /// A generator seeded with `seed` (any value but zero).
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -46,13 +46,13 @@ impl Rng {
     }
 
     /// A number below `n`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next_u64() % n
     }
 }
 
 /// `len` incompressible bytes (not UTF-8).
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
@@ -63,7 +63,7 @@ pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// `len` bytes of ASCII prose.
-pub fn ascii_text(len: usize) -> String {
+pub(crate) fn ascii_text(len: usize) -> String {
     fill_text(
         len,
         &["The quick brown fox jumps over the lazy dog. 0123456789 {\"k\":[1,2,3]}\n"],
@@ -72,7 +72,7 @@ pub fn ascii_text(len: usize) -> String {
 
 /// `len` bytes of text mixing 1-, 2-, 3- and 4-byte UTF-8 sequences
 /// (roughly half the bytes are in multi-byte sequences).
-pub fn mixed_text(len: usize) -> String {
+pub(crate) fn mixed_text(len: usize) -> String {
     fill_text(
         len,
         &[
@@ -108,7 +108,7 @@ fn fill_text(len: usize, pieces: &[&str]) -> String {
 
 /// `len` bytes of JSON-like records: repetitive keys, varying values, as
 /// an API stream would send them. `seed` makes the values differ.
-pub fn json_text(len: usize, seed: u64) -> String {
+pub(crate) fn json_text(len: usize, seed: u64) -> String {
     const EVENTS: [&str; 5] = ["click", "view", "scroll", "purchase", "logout"];
     const REGIONS: [&str; 4] = ["eu-west-1", "us-east-1", "ap-south-1", "sa-east-1"];
     let mut rng = Rng::new(seed);
@@ -134,7 +134,7 @@ pub fn json_text(len: usize, seed: u64) -> String {
 }
 
 /// Takes all of `conn`'s pending output.
-pub fn take_output(conn: &mut Connection) -> Vec<u8> {
+pub(crate) fn take_output(conn: &mut Connection) -> Vec<u8> {
     let bytes = conn.pending_output().to_vec();
     conn.consume_output(bytes.len());
     bytes
@@ -142,7 +142,7 @@ pub fn take_output(conn: &mut Connection) -> Vec<u8> {
 
 /// The wire bytes of `payload` sent by `client` as `kind` in `frames`
 /// frames of (nearly) equal size; text may be cut inside a character.
-pub fn fragmented(
+pub(crate) fn fragmented(
     client: &mut Connection,
     kind: MessageKind,
     payload: &[u8],
@@ -161,7 +161,7 @@ pub fn fragmented(
 
 /// Checks, outside the timed loop, that `wire` fed to `server` yields
 /// `expected` and nothing else: a benchmark of a failing path is useless.
-pub fn check_receives(server: &mut Connection, wire: &[u8], expected: &Message) {
+pub(crate) fn check_receives(server: &mut Connection, wire: &[u8], expected: &Message) {
     server.handle_input(wire);
     match server.poll_event() {
         Some(Event::Message(message)) if message == *expected => {}
@@ -182,7 +182,7 @@ pub fn check_receives(server: &mut Connection, wire: &[u8], expected: &Message) 
 /// Checks, after a timed loop, that `conn` is still open with nothing to
 /// send: every iteration went down the path the benchmark means to
 /// measure, not a failed connection that ignores its input.
-pub fn check_still_open(conn: &Connection) {
+pub(crate) fn check_still_open(conn: &Connection) {
     assert_eq!(conn.state(), State::Open, "the connection failed");
     assert!(conn.pending_output().is_empty(), "no reply expected");
 }

@@ -14,4 +14,4 @@ mod websocket;
 pub use self::handshake::{accept, connect, ClientBuilder, Decision, ServerBuilder};
 pub use self::split::{ReadHalf, ReuniteError, WriteHalf};
 pub use self::websocket::WebSocket;
-pub use crate::config::WebSocketConfig;
+pub(crate) use crate::config::WebSocketConfig;

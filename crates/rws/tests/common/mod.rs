@@ -12,39 +12,42 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// RFC 6455 §1.3's sample key and its accept value.
-pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+pub(crate) const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+pub(crate) const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// The masking key the raw client uses.
-pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+pub(crate) const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
-pub const CONTINUATION: u8 = 0x0;
-pub const TEXT: u8 = 0x1;
-pub const BINARY: u8 = 0x2;
-pub const CLOSE: u8 = 0x8;
-pub const PING: u8 = 0x9;
-pub const PONG: u8 = 0xa;
+pub(crate) const CONTINUATION: u8 = 0x0;
+pub(crate) const TEXT: u8 = 0x1;
+pub(crate) const BINARY: u8 = 0x2;
+pub(crate) const CLOSE: u8 = 0x8;
+pub(crate) const PING: u8 = 0x9;
+pub(crate) const PONG: u8 = 0xa;
 
 /// Every test body runs under this bound so that a hang fails the test.
-pub async fn bounded<F: Future>(body: F) -> F::Output {
+pub(crate) async fn bounded<F: Future>(body: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(10), body)
         .await
         .expect("test did not finish within 10 s")
 }
 
 /// A listener on an ephemeral loopback port.
-pub async fn listen() -> (TcpListener, SocketAddr) {
+pub(crate) async fn listen() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local_addr");
     (listener, addr)
 }
 
-pub fn ws_url(addr: SocketAddr, path: &str) -> String {
+pub(crate) fn ws_url(addr: SocketAddr, path: &str) -> String {
     format!("ws://{addr}{path}")
 }
 
 /// Accepts one TCP connection and runs the rws server handshake on it.
-pub async fn accept_with(listener: &TcpListener, config: WebSocketConfig) -> WebSocket<TcpStream> {
+pub(crate) async fn accept_with(
+    listener: &TcpListener,
+    config: WebSocketConfig,
+) -> WebSocket<TcpStream> {
     let (tcp, _) = listener.accept().await.expect("accept");
     rws::ServerBuilder::new()
         .config(config)
@@ -54,7 +57,7 @@ pub async fn accept_with(listener: &TcpListener, config: WebSocketConfig) -> Web
 }
 
 /// A connected rws client and rws server, with the given settings.
-pub async fn pair_with(
+pub(crate) async fn pair_with(
     client_config: WebSocketConfig,
     server_config: WebSocketConfig,
 ) -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
@@ -70,13 +73,13 @@ pub async fn pair_with(
 }
 
 /// A connected rws client and rws server with default settings.
-pub async fn pair() -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
+pub(crate) async fn pair() -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
     pair_with(WebSocketConfig::default(), WebSocketConfig::default()).await
 }
 
 /// An upgrade request with the sample key; `extra` holds more header
 /// lines, each ending in CRLF.
-pub fn upgrade_request(path: &str, extra: &str) -> String {
+pub(crate) fn upgrade_request(path: &str, extra: &str) -> String {
     format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
@@ -84,7 +87,7 @@ pub fn upgrade_request(path: &str, extra: &str) -> String {
 }
 
 /// One frame, masked with `mask` if given.
-pub fn frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
     let mut out = vec![if fin { 0x80 | opcode } else { opcode }];
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     match payload.len() {
@@ -109,17 +112,17 @@ pub fn frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Ve
 }
 
 /// A final frame as a client sends it: masked.
-pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     frame(true, opcode, payload, Some(MASK))
 }
 
 /// A final frame as a server sends it: unmasked.
-pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     frame(true, opcode, payload, None)
 }
 
 /// A close frame's payload: the code, big-endian, then the reason.
-pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut payload = code.to_be_bytes().to_vec();
     payload.extend_from_slice(reason.as_bytes());
     payload
@@ -127,7 +130,7 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 
 /// A frame read off the wire, unmasked.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub fin: bool,
     pub rsv: u8,
     pub opcode: u8,
@@ -138,7 +141,7 @@ pub struct Frame {
 impl Frame {
     /// Parses one frame from the start of `buf`: the frame and its length,
     /// or `None` if `buf` holds only part of it.
-    pub fn parse(buf: &[u8]) -> Option<(Frame, usize)> {
+    pub(crate) fn parse(buf: &[u8]) -> Option<(Frame, usize)> {
         if buf.len() < 2 {
             return None;
         }
@@ -178,13 +181,13 @@ impl Frame {
     }
 
     /// The status code of a close frame.
-    pub fn close_code(&self) -> Option<u16> {
+    pub(crate) fn close_code(&self) -> Option<u16> {
         assert_eq!(self.opcode, CLOSE, "not a close frame: {self:?}");
         (self.payload.len() >= 2).then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
     }
 
     /// The reason of a close frame.
-    pub fn close_reason(&self) -> String {
+    pub(crate) fn close_reason(&self) -> String {
         assert_eq!(self.opcode, CLOSE, "not a close frame: {self:?}");
         String::from_utf8(self.payload.get(2..).unwrap_or_default().to_vec())
             .expect("close reason is UTF-8")
@@ -193,7 +196,7 @@ impl Frame {
 
 /// An HTTP head: the start line and the header fields, names lowercased.
 #[derive(Clone, Debug)]
-pub struct Head {
+pub(crate) struct Head {
     pub start: String,
     pub headers: Vec<(String, String)>,
 }
@@ -212,13 +215,13 @@ impl Head {
     }
 
     /// The status code of a response.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         assert!(self.start.starts_with("HTTP/1.1 "), "{:?}", self.start);
         self.start[9..12].parse().expect("status code")
     }
 
     /// The first value of a header field.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.headers
             .iter()
@@ -228,34 +231,34 @@ impl Head {
 }
 
 /// A peer that writes and reads bytes by hand.
-pub struct Raw {
+pub(crate) struct Raw {
     pub tcp: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Raw {
-    pub fn new(tcp: TcpStream) -> Raw {
+    pub(crate) fn new(tcp: TcpStream) -> Raw {
         Raw {
             tcp,
             buf: Vec::new(),
         }
     }
 
-    pub async fn connect(addr: SocketAddr) -> Raw {
+    pub(crate) async fn connect(addr: SocketAddr) -> Raw {
         let tcp = TcpStream::connect(addr).await.expect("connect");
         tcp.set_nodelay(true).expect("nodelay");
         Raw::new(tcp)
     }
 
     /// Accepts one TCP connection (to act as a raw server).
-    pub async fn accept(listener: &TcpListener) -> Raw {
+    pub(crate) async fn accept(listener: &TcpListener) -> Raw {
         let (tcp, _) = listener.accept().await.expect("accept");
         tcp.set_nodelay(true).expect("nodelay");
         Raw::new(tcp)
     }
 
     /// Connects and does the client handshake with the sample key.
-    pub async fn handshake(addr: SocketAddr) -> Raw {
+    pub(crate) async fn handshake(addr: SocketAddr) -> Raw {
         let mut raw = Raw::connect(addr).await;
         raw.write(upgrade_request("/", "").as_bytes()).await;
         let head = raw.read_head().await;
@@ -264,7 +267,7 @@ impl Raw {
         raw
     }
 
-    pub async fn write(&mut self, bytes: &[u8]) {
+    pub(crate) async fn write(&mut self, bytes: &[u8]) {
         self.tcp.write_all(bytes).await.expect("write");
     }
 
@@ -277,7 +280,7 @@ impl Raw {
     }
 
     /// Reads an HTTP head, keeping what follows it.
-    pub async fn read_head(&mut self) -> Head {
+    pub(crate) async fn read_head(&mut self) -> Head {
         loop {
             if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head: Vec<u8> = self.buf.drain(..end + 4).collect();
@@ -288,7 +291,7 @@ impl Raw {
     }
 
     /// Reads exactly `n` bytes.
-    pub async fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+    pub(crate) async fn read_bytes(&mut self, n: usize) -> Vec<u8> {
         while self.buf.len() < n {
             assert!(self.fill().await, "end of file before {n} bytes");
         }
@@ -296,7 +299,7 @@ impl Raw {
     }
 
     /// The next frame, or `None` at end of file between frames.
-    pub async fn read_frame(&mut self) -> Option<Frame> {
+    pub(crate) async fn read_frame(&mut self) -> Option<Frame> {
         loop {
             if let Some((frame, used)) = Frame::parse(&self.buf) {
                 self.buf.drain(..used);
@@ -310,13 +313,13 @@ impl Raw {
     }
 
     /// Everything up to the end of file.
-    pub async fn read_to_eof(&mut self) -> Vec<u8> {
+    pub(crate) async fn read_to_eof(&mut self) -> Vec<u8> {
         while self.fill().await {}
         std::mem::take(&mut self.buf)
     }
 
     /// Asserts that nothing but the end of file follows.
-    pub async fn expect_eof(&mut self) {
+    pub(crate) async fn expect_eof(&mut self) {
         let rest = self.read_to_eof().await;
         assert!(rest.is_empty(), "expected end of file, got {rest:?}");
     }
