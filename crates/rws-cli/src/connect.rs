@@ -95,7 +95,7 @@ fn parse_header(arg: &str) -> Result<(String, String), String> {
 pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
     let protocol = Config::default().deflate((!args.no_deflate).then(DeflateConfig::default));
     let protocol = args.keepalive.apply(protocol);
-    let config = WebSocketConfig::default().protocol(protocol);
+    let config = WebSocketConfig::default().core(protocol);
     let (host, port) = tcp_target(&args.url)?;
     let tcp = match tokio::time::timeout(
         config.handshake_timeout,

@@ -208,7 +208,7 @@ fn frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
     let mut body = payload.to_vec();
     if let Some(key) = mask {
         out.extend_from_slice(&key);
-        rws::frame::apply_mask(&mut body, key, 0);
+        rws::proto::frame::apply_mask(&mut body, key, 0);
     }
     out.extend(body);
     out

@@ -20,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let protocol = Config::default()
         .max_message_size(32 << 20)
         .deflate(Some(DeflateConfig::default()));
-    let config = WebSocketConfig::default().protocol(protocol);
+    let config = WebSocketConfig::default().core(protocol);
 
     let (mut ws, _) = rws::connect(&format!("{base}/getCaseCount")).await?;
     let count: u32 = match ws.recv().await {

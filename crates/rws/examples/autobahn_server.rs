@@ -27,7 +27,7 @@ async fn main() -> std::io::Result<()> {
     let protocol = Config::default()
         .max_message_size(32 << 20)
         .deflate(Some(DeflateConfig::default()));
-    let config = WebSocketConfig::default().protocol(protocol);
+    let config = WebSocketConfig::default().core(protocol);
     loop {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;

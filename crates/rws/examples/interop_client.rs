@@ -45,7 +45,7 @@ async fn main() -> ExitCode {
 /// Runs the exchange; the number of failed checks.
 async fn run(url: &str) -> Result<usize, rws::Error> {
     let protocol = Config::default().deflate(Some(DeflateConfig::default()));
-    let config = WebSocketConfig::default().protocol(protocol);
+    let config = WebSocketConfig::default().core(protocol);
     let (mut ws, _response) = rws::ClientBuilder::new(url)
         .config(config)
         .connect()

@@ -67,7 +67,7 @@ impl Driver {
         deflate: Option<DeflateParams>,
         clock: fn() -> Instant,
     ) -> Driver {
-        let mut conn = Connection::new(role, config.protocol.clone());
+        let mut conn = Connection::new(role, config.core.clone());
         if let Some(params) = deflate {
             conn = conn.with_deflate(params);
         }

@@ -179,7 +179,7 @@ impl ClientSpec {
             headers.append(name, value);
         }
         let mut handshake = ClientHandshake::from_request(request)?.limits(self.config.head_limits);
-        if let Some(deflate) = &self.config.protocol.deflate {
+        if let Some(deflate) = &self.config.core.deflate {
             handshake = handshake.deflate(deflate);
         }
         Ok(handshake)
@@ -284,7 +284,7 @@ impl Answer {
         match on_request(request) {
             Ok(mut accept) => {
                 if accept.deflate_config().is_none() {
-                    if let Some(deflate) = &config.protocol.deflate {
+                    if let Some(deflate) = &config.core.deflate {
                         accept = accept.deflate(deflate.clone());
                     }
                 }

@@ -1,7 +1,7 @@
 //! # rws: WebSocket for Rust
 //!
 //! RFC 6455 for both roles: a sans-IO protocol core ([`rws_proto`],
-//! re-exported here), a tokio adapter (the `tokio` feature, re-exported at
+//! re-exported as [`proto`]), a tokio adapter (the `tokio` feature, re-exported at
 //! the crate root) and a blocking adapter over `std::io` streams
 //! ([`blocking`], the `blocking` feature); both features are on by default.
 //! After the opening handshake, client and server hold the same
@@ -76,12 +76,15 @@ mod tokio;
 
 pub use config::WebSocketConfig;
 pub use error::Error;
+/// The sans-IO protocol core, whole: the [`Connection`](proto::Connection)
+/// state machine, frames, the handshake's parts, for those who drive the
+/// protocol themselves (the crate root has what a program needs).
+pub use rws_proto as proto;
 pub use rws_proto::handshake::{Accept, HeadLimits, Rejection, UpgradeRequest};
-pub use rws_proto::{bytes, http};
+pub use rws_proto::{bytes, deflate, http};
 pub use rws_proto::{
-    deflate, frame, handshake, CloseCode, CloseFrame, Closed, Config, Connection, Event, Fragment,
-    HandshakeError, Initiator, Message, MessageKind, ProtocolError, Role, SendError, State,
-    TransportAction, Utf8Bytes,
+    CloseCode, CloseFrame, Closed, Config, Event, Fragment, HandshakeError, Initiator, Message,
+    MessageKind, ProtocolError, Role, SendError, State, Utf8Bytes,
 };
 
 #[cfg(feature = "tokio")]

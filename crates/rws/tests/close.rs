@@ -170,7 +170,7 @@ async fn client_close_returns_when_the_server_keeps_tcp_open() {
             let mut raw = Raw::accept(&listener).await;
             let request = raw.read_head().await;
             let key = request.get("sec-websocket-key").expect("key");
-            let accept = rws::handshake::accept_key(key.as_bytes());
+            let accept = rws::proto::handshake::accept_key(key.as_bytes());
             raw.write(
                 format!(
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\

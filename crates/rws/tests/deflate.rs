@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use rws::deflate::{DeflateConfig, DeflateParams};
 use rws::{
-    Accept, ClientBuilder, CloseCode, Config, Error, HandshakeError, Message, ProtocolError,
-    ServerBuilder, WebSocket, WebSocketConfig,
+    Accept, ClientBuilder, CloseCode, Error, HandshakeError, Message, ProtocolError, ServerBuilder,
+    WebSocket, WebSocketConfig,
 };
 use tokio::net::TcpStream;
 
@@ -22,7 +22,7 @@ const RSV1: u8 = 0x40;
 const RSV1_BITS: u8 = 0b100;
 
 fn with_deflate(deflate: DeflateConfig) -> WebSocketConfig {
-    WebSocketConfig::default().protocol(Config::default().deflate(Some(deflate)))
+    WebSocketConfig::default().deflate(Some(deflate))
 }
 
 /// 100 KiB of text that compresses well.
@@ -125,7 +125,7 @@ async fn client_against_raw(
         let mut raw = Raw::accept(&listener).await;
         let request = raw.read_head().await;
         let key = request.get("sec-websocket-key").expect("a key");
-        let accept = rws::handshake::accept_key(key.as_bytes());
+        let accept = rws::proto::handshake::accept_key(key.as_bytes());
         let extra = match extensions {
             Some(value) => format!("Sec-WebSocket-Extensions: {value}\r\n"),
             None => String::new(),

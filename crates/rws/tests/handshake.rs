@@ -466,7 +466,7 @@ async fn client_against(
 /// The right `Sec-WebSocket-Accept` for a request.
 fn accept_for(request: &Head) -> String {
     let key = request.get("sec-websocket-key").expect("a key");
-    rws::handshake::accept_key(key.as_bytes())
+    rws::proto::handshake::accept_key(key.as_bytes())
 }
 
 fn switching(accept: &str, extra: &str) -> Vec<u8> {

@@ -276,7 +276,7 @@ impl Peer {
                             .then(|| value.trim().to_string())
                     })
                     .expect("a key");
-                let accept = rws::handshake::accept_key(key.as_bytes());
+                let accept = rws::proto::handshake::accept_key(key.as_bytes());
                 let response = format!(
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                      Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
@@ -632,7 +632,7 @@ fn tokio_split_halves_keep_alive_with_pings_on_the_writer_and_pongs_on_the_reade
                     .then(|| v.trim().to_string())
             })
             .expect("key");
-        let accept = rws::handshake::accept_key(key.as_bytes());
+        let accept = rws::proto::handshake::accept_key(key.as_bytes());
         let response = format!(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"

@@ -5,9 +5,7 @@ mod common;
 
 use common::*;
 use rws::bytes::Bytes;
-use rws::{
-    CloseCode, Config, Error, Event, Initiator, Message, ProtocolError, WebSocket, WebSocketConfig,
-};
+use rws::{CloseCode, Error, Event, Initiator, Message, ProtocolError, WebSocket, WebSocketConfig};
 use tokio::net::TcpStream;
 
 struct Failure {
@@ -106,7 +104,7 @@ async fn invalid_utf8_across_fragments_fails_with_1007() {
 #[tokio::test]
 async fn message_over_the_limit_fails_with_1009() {
     bounded(async {
-        let config = WebSocketConfig::default().protocol(Config::default().max_message_size(1024));
+        let config = WebSocketConfig::default().max_message_size(1024);
         // Two fragments of 600 bytes: each frame fits, the message does not.
         let mut bytes = frame(false, BINARY, &[7; 600], Some(MASK));
         bytes.extend(frame(true, CONTINUATION, &[7; 600], Some(MASK)));
@@ -126,7 +124,7 @@ async fn message_over_the_limit_fails_with_1009() {
 #[tokio::test]
 async fn message_at_the_limit_is_accepted() {
     bounded(async {
-        let config = WebSocketConfig::default().protocol(Config::default().max_message_size(1024));
+        let config = WebSocketConfig::default().max_message_size(1024);
         let (listener, addr) = listen().await;
         let (mut server, mut raw) =
             tokio::join!(accept_with(&listener, config), Raw::handshake(addr));
@@ -190,7 +188,7 @@ async fn client_fails_on_a_masked_frame_from_the_server() {
             let mut raw = Raw::accept(&listener).await;
             let request = raw.read_head().await;
             let key = request.get("sec-websocket-key").expect("key");
-            let accept = rws::handshake::accept_key(key.as_bytes());
+            let accept = rws::proto::handshake::accept_key(key.as_bytes());
             raw.write(
                 format!(
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\

@@ -337,8 +337,7 @@ async fn write_half_close_is_completed_by_the_read_half() {
 #[tokio::test]
 async fn streamed_fragments_arrive_through_recv_event() {
     bounded(async {
-        let streaming =
-            rws::WebSocketConfig::default().protocol(rws::Config::default().stream_fragments(true));
+        let streaming = rws::WebSocketConfig::default().stream_fragments(true);
         let (mut client, mut server) = pair_with(rws::WebSocketConfig::default(), streaming).await;
         let big = big_binary();
         client

@@ -6,7 +6,7 @@ use rws_bench_servers::{is_disconnect, serve, MAX_MESSAGE};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let config = WebSocketConfig::default().protocol(
+    let config = WebSocketConfig::default().core(
         Config::default()
             .max_message_size(MAX_MESSAGE)
             .max_frame_size(MAX_MESSAGE)

@@ -83,7 +83,7 @@ async fn handshake(
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let mut out = Vec::with_capacity(256);
-    rws::handshake::encode_response(&response.map(|_| ()), &mut out);
+    rws::proto::handshake::encode_response(&response.map(|_| ()), &mut out);
     tcp.write_all(&out).await?;
     Ok(extensions)
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rws::handshake::ClientHandshake;
+use rws::proto::handshake::ClientHandshake;
 use tokio::sync::Semaphore;
 
 use super::procfs::{cpu_seconds, rss_kib};

@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use rws::handshake::ClientHandshake;
+use rws::proto::handshake::ClientHandshake;
 use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 

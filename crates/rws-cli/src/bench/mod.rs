@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use hdrhistogram::Histogram;
-use rws::handshake::ClientHandshake;
+use rws::proto::handshake::ClientHandshake;
 use serde_json::{json, Value};
 
 use load::{latency_histogram, Plan, ThreadResult};

@@ -6,9 +6,10 @@
 use std::net::SocketAddr;
 
 use rws::deflate::{DeflateConfig, DeflateParams, Inflater};
-use rws::frame::{FrameHeader, OpCode};
-use rws::handshake::ClientHandshake;
-use rws::{Config, Connection, Message, Role};
+use rws::proto::frame::{FrameHeader, OpCode};
+use rws::proto::handshake::ClientHandshake;
+use rws::proto::Connection;
+use rws::{Config, Message, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -334,7 +335,7 @@ impl<'a> EchoReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rws::frame::apply_mask;
+    use rws::proto::frame::apply_mask;
 
     /// Server frames (unmasked) echoing `frames`' payload in `parts` pieces.
     fn echo(frames: &Frames, parts: usize) -> Vec<u8> {

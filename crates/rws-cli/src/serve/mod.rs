@@ -88,7 +88,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     let protocol = args.keepalive.apply(protocol);
     let (stop, shutdown) = watch::channel(false);
     let shared = Shared {
-        config: WebSocketConfig::default().protocol(protocol),
+        config: WebSocketConfig::default().core(protocol),
         shutdown,
         rooms: Arc::default(),
         chat_queue: args.chat_queue as usize,

@@ -456,7 +456,7 @@ impl Side {
     fn payload(&mut self, chunk: &mut [u8]) {
         let frame = self.frame.as_mut().expect("a frame");
         if let Some(key) = frame.record.mask {
-            rws::frame::apply_mask(chunk, key, (frame.offset % 4) as usize);
+            rws::proto::frame::apply_mask(chunk, key, (frame.offset % 4) as usize);
         }
         frame.offset += chunk.len() as u64;
         frame.remaining -= chunk.len() as u64;
@@ -855,7 +855,7 @@ mod tests {
         let mut body = payload.to_vec();
         if let Some(key) = key {
             out.extend_from_slice(&key);
-            rws::frame::apply_mask(&mut body, key, 0);
+            rws::proto::frame::apply_mask(&mut body, key, 0);
         }
         out.extend_from_slice(&body);
         out
@@ -1190,8 +1190,8 @@ mod tests {
         // with the parameters DEFLATE_RESPONSE agrees on.
         let mut params = DeflateParams::default();
         params.server_no_context_takeover = true;
-        let mut sender =
-            rws::Connection::new(rws::Role::Client, rws::Config::default()).with_deflate(params);
+        let mut sender = rws::proto::Connection::new(rws::Role::Client, rws::Config::default())
+            .with_deflate(params);
         sender
             .send(rws::Message::binary(vec![0u8; bomb_size]))
             .expect("send");

@@ -69,7 +69,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         agreed: Agreed,
     ) -> Self {
         if let Some(deflate) = agreed.deflate_config {
-            config.protocol.deflate = Some(deflate);
+            config.core.deflate = Some(deflate);
         }
         WebSocket::from_raw_with_deflate(stream, role, config, leftover, agreed.deflate)
             .with_protocol(agreed.protocol)
