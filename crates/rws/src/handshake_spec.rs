@@ -68,11 +68,8 @@ impl ServerSpec<fn(&UpgradeRequest) -> Decision> {
     }
 }
 
-impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerSpec<F> {
-    pub(crate) fn on_request<G>(self, on_request: G) -> ServerSpec<G>
-    where
-        G: FnOnce(&UpgradeRequest) -> Decision,
-    {
+impl<F> ServerSpec<F> {
+    pub(crate) fn on_request<G>(self, on_request: G) -> ServerSpec<G> {
         ServerSpec {
             config: self.config,
             handlers: Handlers {
@@ -90,21 +87,60 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerSpec<F> {
     }
 }
 
+/// A request head before the application decides on it.
+pub(crate) enum Sorted {
+    /// Answered already: an invalid request, or plain HTTP for `on_http`.
+    Answered(Answer),
+    /// A valid upgrade request, for `on_request`.
+    Upgrade(UpgradeRequest),
+}
+
+impl<F> Handlers<F> {
+    /// Sorts what the request head parsed to (a plain HTTP request goes to
+    /// `on_http` when there is one; anything else must be a valid
+    /// upgrade), with how many bytes of the input the head took (none for
+    /// a head that did not parse); hands back `on_request`.
+    pub(crate) fn sort(
+        self,
+        parsed: Result<(Request<()>, usize), HandshakeError>,
+    ) -> (Sorted, usize, F) {
+        let (request, used) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => return (Sorted::Answered(Answer::invalid(e)), 0, self.on_request),
+        };
+        let sorted = match self.on_http {
+            Some(on_http) if !is_upgrade_request(&request) => {
+                let mut response = on_http(&request);
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                let status = response.status();
+                Sorted::Answered(Answer::new(&response, Err(Error::PlainHttp(status))))
+            }
+            _ => match UpgradeRequest::from_request(request) {
+                Ok(request) => Sorted::Upgrade(request),
+                Err(e) => Sorted::Answered(Answer::invalid(e)),
+            },
+        };
+        (sorted, used, self.on_request)
+    }
+}
+
 impl<F: FnOnce(&UpgradeRequest) -> Decision> Handlers<F> {
-    /// The answer to what the request head parsed to, and how many bytes
-    /// of the input the head took (none for a head that did not parse).
+    /// The answer to what the request head parsed to, with a synchronous
+    /// `on_request`, and how many bytes of the input the head took.
+    #[cfg(feature = "blocking")]
     pub(crate) fn answer(
         self,
         parsed: Result<(Request<()>, usize), HandshakeError>,
         config: &WebSocketConfig,
     ) -> (Answer, usize) {
-        match parsed {
-            Ok((request, used)) => (
-                Answer::respond(request, self.on_request, self.on_http, config),
-                used,
-            ),
-            Err(e) => (Answer::invalid(e), 0),
-        }
+        let (sorted, used, on_request) = self.sort(parsed);
+        let answer = match sorted {
+            Sorted::Answered(answer) => answer,
+            Sorted::Upgrade(request) => Answer::decide(&request, on_request(&request), config),
+        };
+        (answer, used)
     }
 }
 
@@ -273,15 +309,16 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
-    /// The answer to a valid request, as the application decides.
+    /// The answer to a valid request, as the application decided.
     ///
     /// permessage-deflate is accepted under the application's policy, or
     /// else under the configuration's.
-    fn decide<F>(request: &UpgradeRequest, on_request: F, config: &WebSocketConfig) -> Answer
-    where
-        F: FnOnce(&UpgradeRequest) -> Decision,
-    {
-        match on_request(request) {
+    pub(crate) fn decide(
+        request: &UpgradeRequest,
+        decision: Decision,
+        config: &WebSocketConfig,
+    ) -> Answer {
+        match decision {
             Ok(mut accept) => {
                 if accept.deflate_config().is_none() {
                     if let Some(deflate) = &config.core.deflate {
@@ -307,34 +344,6 @@ impl Answer {
                     ..bytes
                 }
             }
-        }
-    }
-
-    /// The answer to a request head: a plain HTTP request goes to
-    /// `on_http` when there is one; anything else must be a valid upgrade,
-    /// which the application accepts or rejects.
-    pub(crate) fn respond<F>(
-        request: Request<()>,
-        on_request: F,
-        on_http: Option<HttpHandler>,
-        config: &WebSocketConfig,
-    ) -> Answer
-    where
-        F: FnOnce(&UpgradeRequest) -> Decision,
-    {
-        match on_http {
-            Some(on_http) if !is_upgrade_request(&request) => {
-                let mut response = on_http(&request);
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                let status = response.status();
-                Answer::new(&response, Err(Error::PlainHttp(status)))
-            }
-            _ => match UpgradeRequest::from_request(request) {
-                Ok(request) => Answer::decide(&request, on_request, config),
-                Err(e) => Answer::invalid(e),
-            },
         }
     }
 

@@ -89,6 +89,6 @@ pub use rws_proto::{
 
 #[cfg(feature = "tokio")]
 pub use crate::tokio::{
-    accept, connect, ClientBuilder, Decision, ReadHalf, ReuniteError, ServerBuilder, WebSocket,
-    WriteHalf,
+    accept, connect, AsyncOnRequest, ClientBuilder, Decision, OnRequest, ReadHalf, ReuniteError,
+    ServerBuilder, WebSocket, WriteHalf,
 };

@@ -674,3 +674,77 @@ async fn on_http_leaves_upgrade_requests_alone() {
     })
     .await
 }
+
+/// A server whose async hook awaits (a token lookup) before it decides:
+/// the request's query reaches it, and its rejection keeps its status.
+#[tokio::test]
+async fn an_async_on_request_awaits_before_it_decides() {
+    bounded(async {
+        let (listener, addr) = listen().await;
+        let server = async {
+            let mut outcomes = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.expect("accept");
+                let accepted = ServerBuilder::new()
+                    .on_request_async(|req: UpgradeRequest| async move {
+                        // The lookup: it takes a while.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if req.query() == Some("token=good") {
+                            Ok(Accept::new())
+                        } else {
+                            Err(Rejection::new(StatusCode::UNAUTHORIZED, "bad token"))
+                        }
+                    })
+                    .accept(tcp)
+                    .await;
+                outcomes.push(accepted.map(|_| ()));
+            }
+            outcomes
+        };
+        let clients = async {
+            let refused = rws::connect(&format!("ws://{addr}/?token=bad")).await;
+            let started = Instant::now();
+            let accepted = rws::connect(&format!("ws://{addr}/?token=good")).await;
+            (refused, accepted.map(|_| started.elapsed()))
+        };
+        let (outcomes, (refused, accepted)) = tokio::join!(server, clients);
+        match refused {
+            Err(Error::Handshake(HandshakeError::Rejected(response))) => {
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+                assert_eq!(&response.body()[..], b"bad token");
+            }
+            other => panic!("expected a 401, got {other:?}"),
+        }
+        let waited = accepted.expect("the good token is accepted");
+        assert!(waited >= Duration::from_millis(45), "{waited:?}");
+        assert!(matches!(
+            &outcomes[0],
+            Err(Error::Handshake(HandshakeError::Rejected(_)))
+        ));
+        assert!(outcomes[1].is_ok());
+    })
+    .await
+}
+
+/// An async hook that never answers is bounded by the handshake timeout.
+#[tokio::test]
+async fn an_async_on_request_that_hangs_hits_the_handshake_timeout() {
+    bounded(async {
+        let (listener, addr) = listen().await;
+        let client = tokio::spawn(async move { rws::connect(&format!("ws://{addr}/")).await });
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let config = WebSocketConfig::default().handshake_timeout(Duration::from_millis(200));
+        let started = Instant::now();
+        let result = ServerBuilder::new()
+            .config(config)
+            .on_request_async(|_: UpgradeRequest| std::future::pending())
+            .accept(tcp)
+            .await;
+        assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(150) && elapsed < Duration::from_secs(2));
+        // The client sees the connection end without an answer.
+        assert!(client.await.expect("join").is_err());
+    })
+    .await
+}

@@ -26,7 +26,7 @@ use crate::error::HandshakeError;
 /// assert_eq!(response.status(), 101);
 /// assert_eq!(response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct UpgradeRequest {
     request: Request<()>,
     accept: String,

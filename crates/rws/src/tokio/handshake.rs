@@ -2,6 +2,7 @@
 //! their builders.
 
 use std::fmt;
+use std::future::{ready, Future, Ready};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -11,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{WebSocket, WebSocketConfig};
-use crate::handshake_spec::{self as util, Agreed, Answer, ClientSpec, ServerSpec};
+use crate::handshake_spec::{self as util, Agreed, Answer, ClientSpec, ServerSpec, Sorted};
 use crate::Error;
 
 pub use crate::handshake_spec::Decision;
@@ -204,7 +205,59 @@ impl<F> fmt::Debug for ServerBuilder<F> {
     }
 }
 
-impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
+/// What decides on an upgrade request: a closure given to
+/// [`ServerBuilder::on_request`] (it answers at once), or one given to
+/// [`ServerBuilder::on_request_async`] (it may await, for instance an
+/// authentication lookup, before it answers).
+///
+/// Sealed: only these two kinds exist.
+pub trait OnRequest: sealed::Sealed {
+    /// The decision, when it is ready.
+    type Decided: Future<Output = Decision>;
+
+    /// Decides on `request`.
+    fn decide(self, request: &UpgradeRequest) -> Self::Decided;
+}
+
+impl<F: FnOnce(&UpgradeRequest) -> Decision> sealed::Sealed for F {}
+
+impl<F: FnOnce(&UpgradeRequest) -> Decision> OnRequest for F {
+    type Decided = Ready<Decision>;
+
+    fn decide(self, request: &UpgradeRequest) -> Ready<Decision> {
+        ready(self(request))
+    }
+}
+
+/// An asynchronous upgrade-request callback, from
+/// [`ServerBuilder::on_request_async`].
+pub struct AsyncOnRequest<G>(G);
+
+impl<G> fmt::Debug for AsyncOnRequest<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncOnRequest").finish_non_exhaustive()
+    }
+}
+
+impl<G> sealed::Sealed for AsyncOnRequest<G> {}
+
+impl<G, D> OnRequest for AsyncOnRequest<G>
+where
+    G: FnOnce(UpgradeRequest) -> D,
+    D: Future<Output = Decision>,
+{
+    type Decided = D;
+
+    fn decide(self, request: &UpgradeRequest) -> D {
+        (self.0)(request.clone())
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+impl<F: OnRequest> ServerBuilder<F> {
     /// Sets the connection's settings.
     pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F> {
         self.spec.config = config;
@@ -218,6 +271,40 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     {
         ServerBuilder {
             spec: self.spec.on_request(on_request),
+        }
+    }
+
+    /// Sets an asynchronous callback that accepts or rejects each valid
+    /// request: it gets the request (its path, query and headers) and may
+    /// await before it answers, for instance to look a token up. It runs
+    /// within the handshake timeout.
+    ///
+    /// ```no_run
+    /// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), rws::Error> {
+    /// use rws::http::StatusCode;
+    /// use rws::{Accept, Rejection, UpgradeRequest};
+    ///
+    /// # async fn token_is_valid(_: &str) -> bool { true }
+    /// let ws = rws::ServerBuilder::new()
+    ///     .on_request_async(|req: UpgradeRequest| async move {
+    ///         let token = req.query().unwrap_or_default().trim_start_matches("token=");
+    ///         if token_is_valid(token).await {
+    ///             Ok(Accept::new())
+    ///         } else {
+    ///             Err(Rejection::new(StatusCode::UNAUTHORIZED, "bad token"))
+    ///         }
+    ///     })
+    ///     .accept(tcp)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_request_async<G, D>(self, on_request: G) -> ServerBuilder<AsyncOnRequest<G>>
+    where
+        G: FnOnce(UpgradeRequest) -> D,
+        D: Future<Output = Decision>,
+    {
+        ServerBuilder {
+            spec: self.spec.on_request(AsyncOnRequest(on_request)),
         }
     }
 
@@ -267,7 +354,14 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
                     return Err(util::closed_during_handshake());
                 }
             };
-            let (answer, used) = handlers.answer(parsed, &config);
+            let (sorted, used, on_request) = handlers.sort(parsed);
+            let answer = match sorted {
+                Sorted::Answered(answer) => answer,
+                Sorted::Upgrade(request) => {
+                    let decision = on_request.decide(&request).await;
+                    Answer::decide(&request, decision, &config)
+                }
+            };
             respond(&mut stream, &answer).await?;
             Ok((answer, buf, used))
         };

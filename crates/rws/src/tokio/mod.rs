@@ -11,7 +11,9 @@ mod inner;
 mod split;
 mod websocket;
 
-pub use self::handshake::{accept, connect, ClientBuilder, Decision, ServerBuilder};
+pub use self::handshake::{
+    accept, connect, AsyncOnRequest, ClientBuilder, Decision, OnRequest, ServerBuilder,
+};
 pub use self::split::{ReadHalf, ReuniteError, WriteHalf};
 pub use self::websocket::WebSocket;
 pub(crate) use crate::config::WebSocketConfig;
