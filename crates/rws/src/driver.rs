@@ -186,6 +186,11 @@ impl Driver {
     ) -> ControlFlow<Option<Result<Message, Error>>> {
         match item {
             Some(Ok(Event::Message(message))) => ControlFlow::Break(Some(Ok(message))),
+            // Never dropped: a caller reading streamed pieces with the
+            // whole-message API gets them, loudly.
+            Some(Ok(Event::Fragment(fragment))) => {
+                ControlFlow::Break(Some(Err(Error::Streamed(fragment))))
+            }
             Some(Ok(Event::Closed(closed))) => {
                 self.deferred = deferred_error(&closed);
                 ControlFlow::Continue(())

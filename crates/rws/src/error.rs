@@ -2,7 +2,7 @@
 
 use std::{fmt, io};
 
-use rws_proto::{http, Closed, HandshakeError, ProtocolError, SendError};
+use rws_proto::{http, Closed, Fragment, HandshakeError, ProtocolError, SendError};
 
 /// Everything that can go wrong on a WebSocket connection.
 ///
@@ -34,6 +34,12 @@ pub enum Error {
     Send(SendError),
     /// The opening handshake took longer than its timeout.
     HandshakeTimeout,
+    /// A piece of a streamed message reached `recv` (or the `Stream`),
+    /// which return whole messages: with
+    /// [`Config::stream_fragments`](rws_proto::Config::stream_fragments) on,
+    /// read with `recv_event`. The piece is here, so nothing is lost, and
+    /// the connection goes on.
+    Streamed(Fragment),
     /// The request was plain HTTP, not an upgrade, and the server
     /// builder's `on_http` handler answered it with this status; no
     /// connection was opened.
@@ -58,6 +64,11 @@ impl fmt::Display for Error {
             ),
             Error::Send(e) => write!(f, "cannot send: {e}"),
             Error::HandshakeTimeout => f.write_str("opening handshake timed out"),
+            Error::Streamed(fragment) => write!(
+                f,
+                "a streamed piece of {} bytes reached recv (stream_fragments is on: use recv_event)",
+                fragment.data.len()
+            ),
             Error::PlainHttp(status) => write!(f, "plain HTTP request answered with {status}"),
         }
     }
@@ -72,6 +83,7 @@ impl std::error::Error for Error {
             Error::Send(e) => Some(e),
             Error::AbnormalClose
             | Error::Closed(_)
+            | Error::Streamed(_)
             | Error::HandshakeTimeout
             | Error::PlainHttp(_) => None,
         }

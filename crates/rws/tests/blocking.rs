@@ -609,3 +609,33 @@ fn plain_http_is_answered_by_on_http() {
         "{result:?}"
     );
 }
+
+#[test]
+fn fragments_sent_piece_by_piece_and_never_dropped_by_recv() {
+    let (listener, addr) = listen();
+    let streaming = WebSocketConfig::default().stream_fragments(true);
+    let server = serve(listener, streaming, |mut ws| {
+        // A streamed piece that reaches recv comes with its data.
+        let mut data = Vec::new();
+        loop {
+            match ws.recv() {
+                Some(Err(Error::Streamed(fragment))) => {
+                    data.extend_from_slice(&fragment.data);
+                    if fragment.last {
+                        break;
+                    }
+                }
+                other => panic!("expected the pieces, got {other:?}"),
+            }
+        }
+        ws.close(CloseCode::NORMAL, "").expect("close");
+        data
+    });
+    let mut ws = client(addr);
+    for (i, piece) in [&b"caf\xc3"[..], b"\xa9 au ", b"lait"].iter().enumerate() {
+        ws.send_fragment(rws::MessageKind::Text, piece, i == 2)
+            .expect("a piece");
+    }
+    assert!(ws.recv().is_none(), "the server closes with 1000");
+    assert_eq!(join(server), "café au lait".as_bytes());
+}

@@ -496,3 +496,71 @@ async fn split_full_duplex_below_the_write_buffer_size() {
 async fn split_full_duplex_above_the_write_buffer_size() {
     bounded(full_duplex(rws::WebSocketConfig::default())).await
 }
+
+/// Sent piece by piece (RFC 6455 §5.4: a text frame, then continuations,
+/// the last with FIN), received as one message; and with streaming on,
+/// a piece that reaches `recv` is returned with its data, not dropped.
+#[tokio::test]
+async fn fragments_sent_piece_by_piece_and_never_dropped_by_recv() {
+    bounded(async {
+        let streaming = rws::WebSocketConfig::default().stream_fragments(true);
+        let (mut client, mut server) = pair_with(rws::WebSocketConfig::default(), streaming).await;
+        // "é" split inside the character: UTF-8 holds over the whole.
+        let pieces: [&[u8]; 3] = [b"caf\xc3", b"\xa9 au ", b"lait"];
+        for (i, piece) in pieces.iter().enumerate() {
+            client
+                .send_fragment(MessageKind::Text, piece, i == 2)
+                .await
+                .expect("send a piece");
+        }
+        let mut data = Vec::new();
+        loop {
+            match server.recv().await {
+                Some(Err(Error::Streamed(fragment))) => {
+                    assert_eq!(fragment.kind, MessageKind::Text);
+                    data.extend_from_slice(&fragment.data);
+                    if fragment.last {
+                        break;
+                    }
+                }
+                other => panic!("expected the pieces, got {other:?}"),
+            }
+        }
+        assert_eq!(data, "café au lait".as_bytes());
+        // The connection goes on; a whole message is a piece too here.
+        client.send(Message::text("next")).await.expect("send");
+        match server.recv().await {
+            Some(Err(Error::Streamed(fragment))) => {
+                assert!(fragment.first && fragment.last);
+                assert_eq!(&fragment.data[..], b"next");
+            }
+            other => panic!("expected the piece, got {other:?}"),
+        }
+        // Pieces of one message only: another message in between is refused.
+        client
+            .send_fragment(MessageKind::Binary, b"a", false)
+            .await
+            .expect("first piece");
+        assert!(matches!(
+            client.send(Message::text("interleaved")).await,
+            Err(Error::Send(rws::SendError::FragmentOrder))
+        ));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn pieces_sent_arrive_as_one_message_without_streaming() {
+    bounded(async {
+        let (mut client, mut server) = pair().await;
+        for (i, piece) in [&b"one "[..], b"two ", b"three"].iter().enumerate() {
+            server
+                .send_fragment(MessageKind::Binary, piece, i == 2)
+                .await
+                .expect("send a piece");
+        }
+        let got = client.recv().await.expect("a message").expect("ok");
+        assert_eq!(got, Message::binary(b"one two three".to_vec()));
+    })
+    .await
+}

@@ -6,7 +6,9 @@ use std::iter::FusedIterator;
 
 use bytes::Bytes;
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{CloseCode, CloseFrame, Closed, Event, Message, Role, State, Utf8Bytes};
+use rws_proto::{
+    CloseCode, CloseFrame, Closed, Event, Message, MessageKind, Role, State, Utf8Bytes,
+};
 
 use super::inner::Inner;
 use super::socket::SocketOf;
@@ -110,8 +112,9 @@ impl<S: Read + Write> WebSocket<S> {
     /// usable: call again.
     ///
     /// With [`Config::stream_fragments`](rws_proto::Config::stream_fragments)
-    /// on, messages arrive as [`Event::Fragment`]s, which only
-    /// [`recv_event`](Self::recv_event) returns.
+    /// on, messages arrive as [`Event::Fragment`]s, to be read with
+    /// [`recv_event`](Self::recv_event); one that reaches `recv` is
+    /// returned as [`Error::Streamed`], with its data, never dropped.
     pub fn recv(&mut self) -> Option<Result<Message, Error>> {
         self.inner.recv()
     }
@@ -161,6 +164,22 @@ impl<S: Read + Write> WebSocket<S> {
     /// timeout, what was not written stays queued for the next call.
     pub fn flush(&mut self) -> Result<(), Error> {
         self.inner.flush()
+    }
+
+    /// Sends one piece of a message sent piece by piece (RFC 6455 §5.4)
+    /// and flushes it: the first call starts a message of `kind`, the
+    /// call with `last` set ends it, and no other message may be sent in
+    /// between ([`SendError::FragmentOrder`](rws_proto::SendError::FragmentOrder)).
+    /// Text must be UTF-8 as a whole; a piece may end inside a character.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        self.inner.make_room()?;
+        self.inner.conn.send_fragment(kind, data, last)?;
+        self.flush()
     }
 
     /// Sends a ping (at most 125 bytes); the pong arrives as

@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
-use rws_proto::{CloseCode, CloseFrame, Event, Message, Utf8Bytes};
+use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, Utf8Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::inner::Inner;
@@ -157,6 +157,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     /// Writes out everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.shared.with(WRITER, cx, Inner::poll_flush)).await
+    }
+
+    /// Sends one piece of a message sent piece by piece, as
+    /// [`WebSocket::send_fragment`].
+    pub async fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        poll_fn(|cx| self.shared.with(WRITER, cx, Inner::poll_ready)).await?;
+        self.shared.lock().conn.send_fragment(kind, data, last)?;
+        self.flush().await
     }
 
     /// Sends a ping; its pong arrives on the read half.

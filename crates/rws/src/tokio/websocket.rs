@@ -8,7 +8,9 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{CloseCode, CloseFrame, Closed, Event, Message, Role, State, Utf8Bytes};
+use rws_proto::{
+    CloseCode, CloseFrame, Closed, Event, Message, MessageKind, Role, State, Utf8Bytes,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::inner::Inner;
@@ -103,8 +105,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// is lost; the next call returns it.
     ///
     /// With [`Config::stream_fragments`](rws_proto::Config::stream_fragments)
-    /// on, messages arrive as [`Event::Fragment`]s, which only
-    /// [`recv_event`](Self::recv_event) returns.
+    /// on, messages arrive as [`Event::Fragment`]s, to be read with
+    /// [`recv_event`](Self::recv_event); one that reaches `recv` is
+    /// returned as [`Error::Streamed`], with its data, never dropped.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.inner.poll_recv(cx)).await
     }
@@ -147,6 +150,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Writes out everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// Sends one piece of a message sent piece by piece (RFC 6455 §5.4)
+    /// and flushes it: the first call starts a message of `kind`, the
+    /// call with `last` set ends it, and no other message may be sent in
+    /// between ([`SendError::FragmentOrder`](rws_proto::SendError::FragmentOrder)).
+    /// Text must be UTF-8 as a whole; a piece may end inside a character.
+    ///
+    /// ```no_run
+    /// # async fn run(mut ws: rws::WebSocket<tokio::net::TcpStream>) -> Result<(), rws::Error> {
+    /// use rws::MessageKind;
+    ///
+    /// for (i, chunk) in [&b"a large "[..], b"file, ", b"streamed"].iter().enumerate() {
+    ///     ws.send_fragment(MessageKind::Binary, *chunk, i == 2).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.conn.send_fragment(kind, data, last)?;
+        self.flush().await
     }
 
     /// Sends a ping (at most 125 bytes); the pong arrives as
