@@ -172,11 +172,6 @@ impl Driver {
         }
     }
 
-    #[cfg(feature = "tokio")]
-    pub(crate) fn is_finished(&self) -> bool {
-        self.finished
-    }
-
     /// What `recv` makes of one result of the event loop: a message (or
     /// the end) to return, or go on. A protocol error or an abnormal end is
     /// returned once the transport is closed, then `None`.

@@ -270,7 +270,12 @@ impl SocketTimer {
             self.ours = Some(socket.read_timeout()?);
         }
         if closing {
-            socket.set_write_timeout(left)?;
+            // The caller's write timeout still bounds each write.
+            let write = match (self.user.and_then(|(_, write)| write), left) {
+                (Some(user), Some(left)) => Some(user.min(left)),
+                (user, left) => user.or(left),
+            };
+            socket.set_write_timeout(write)?;
             self.write_set = true;
         }
         Ok(())

@@ -202,14 +202,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
             self.start_close(frame.clone())?;
         }
         loop {
-            if self.driver.is_finished() {
-                return Poll::Ready(Err(Error::AbnormalClose));
-            }
             match self.poll_flush(cx) {
+                // A deadline passed while the peer does not read: the close
+                // timeout gives the transport up.
                 Poll::Pending if self.poll_timer(cx) => {
                     if self.driver.conn.transport_action() == rws_proto::TransportAction::Abort {
                         let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
                         self.driver.finish();
+                        return Poll::Ready(Err(Error::AbnormalClose));
                     }
                 }
                 other => return other,
