@@ -2,7 +2,7 @@
 
 use std::{fmt, io};
 
-use rws_proto::{http, Closed, Fragment, HandshakeError, ProtocolError, SendError};
+use rws_proto::{Closed, Fragment, HandshakeError, ProtocolError, SendError};
 
 /// Everything that can go wrong on a WebSocket connection.
 ///
@@ -40,10 +40,6 @@ pub enum Error {
     /// read with `recv_event`. The piece is here, so nothing is lost, and
     /// the connection goes on.
     Streamed(Fragment),
-    /// The request was plain HTTP, not an upgrade, and the server
-    /// builder's `on_http` handler answered it with this status; no
-    /// connection was opened.
-    PlainHttp(http::StatusCode),
 }
 
 impl fmt::Display for Error {
@@ -69,7 +65,6 @@ impl fmt::Display for Error {
                 "a streamed piece of {} bytes reached recv (stream_fragments is on: use recv_event)",
                 fragment.data.len()
             ),
-            Error::PlainHttp(status) => write!(f, "plain HTTP request answered with {status}"),
         }
     }
 }
@@ -84,8 +79,7 @@ impl std::error::Error for Error {
             Error::AbnormalClose
             | Error::Closed(_)
             | Error::Streamed(_)
-            | Error::HandshakeTimeout
-            | Error::PlainHttp(_) => None,
+            | Error::HandshakeTimeout => None,
         }
     }
 }

@@ -115,7 +115,7 @@ impl<F> Handlers<F> {
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
                 let status = response.status();
-                Sorted::Answered(Answer::new(&response, Err(Error::PlainHttp(status))))
+                Sorted::Answered(Answer::new(&response, Ok(Reply::Http(status))))
             }
             _ => match UpgradeRequest::from_request(request) {
                 Ok(request) => Sorted::Upgrade(request),
@@ -296,6 +296,68 @@ pub(crate) fn closed_during_handshake() -> Error {
     HandshakeError::Http("connection closed during the handshake".into()).into()
 }
 
+/// What a server's `accept` returns once it answered plain HTTP as well
+/// as WebSocket upgrades (the builder's `on_http` is set): serving a page
+/// or a health check is an outcome, not an error.
+///
+/// ```no_run
+/// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), rws::Error> {
+/// use rws::http::Response;
+/// use rws::Accepted;
+///
+/// let served = rws::ServerBuilder::new()
+///     .on_http(|_| Response::new("a page".into()))
+///     .accept(tcp)
+///     .await?;
+/// match served {
+///     Accepted::WebSocket(mut ws) => while let Some(message) = ws.recv().await {
+///         ws.send(message?).await?;
+///     },
+///     Accepted::Http(status) => println!("served plain HTTP: {status}"),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub enum Accepted<W> {
+    /// An upgrade request was accepted: the connection.
+    WebSocket(W),
+    /// A plain HTTP request was answered by `on_http` with this status;
+    /// the connection is closed.
+    Http(StatusCode),
+}
+
+/// A server builder's state without `on_http`: plain HTTP requests get 426
+/// Upgrade Required, and `accept` returns the `WebSocket` itself.
+#[derive(Debug)]
+pub struct NoHttp;
+
+/// A server builder's state with `on_http`: `accept` returns an
+/// [`Accepted`].
+#[derive(Debug)]
+pub struct WithHttp;
+
+/// How a request was answered.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// 101: the connection opens with what was agreed.
+    Open(Agreed),
+    /// A plain HTTP response with this status, from `on_http`.
+    Http(StatusCode),
+}
+
+/// `accept` on a builder without `on_http`: a WebSocket, since no plain
+/// HTTP request can be answered as one.
+pub(crate) fn websocket<W>(accepted: Accepted<W>) -> Result<W, Error> {
+    match accepted {
+        Accepted::WebSocket(ws) => Ok(ws),
+        // Not reached: without `on_http` a plain request is refused with
+        // 426, an error.
+        Accepted::Http(status) => {
+            Err(HandshakeError::Http(format!("plain HTTP answered with {status}")).into())
+        }
+    }
+}
+
 /// A server's answer to the client: the encoded response and what follows.
 pub(crate) struct Answer {
     /// The HTTP response to write and flush.
@@ -305,7 +367,7 @@ pub(crate) struct Answer {
     pub(crate) shutdown: bool,
     /// The agreed subprotocol when the connection opens, or the error to
     /// return once the response is written.
-    pub(crate) outcome: Result<Agreed, Error>,
+    pub(crate) outcome: Result<Reply, Error>,
 }
 
 impl Answer {
@@ -329,15 +391,15 @@ impl Answer {
                 let deflate = accept
                     .deflate_config()
                     .and_then(|c| request.negotiate_deflate(c));
-                let outcome = Ok(Agreed {
+                let outcome = Ok(Reply::Open(Agreed {
                     protocol: response_protocol(&response),
                     deflate,
                     deflate_config: accept.deflate_config().cloned(),
-                });
+                }));
                 Answer::new(&response.map(|()| Bytes::new()), outcome)
             }
             Err(rejection) => {
-                let bytes = Answer::new(rejection.response(), Ok(Agreed::default()));
+                let bytes = Answer::new(rejection.response(), Ok(Reply::Open(Agreed::default())));
                 let error = HandshakeError::Rejected(rejection.into_response());
                 Answer {
                     outcome: Err(error.into()),
@@ -352,7 +414,7 @@ impl Answer {
         Answer::new(&error_response(&error), Err(error.into()))
     }
 
-    fn new(response: &Response<Bytes>, outcome: Result<Agreed, Error>) -> Answer {
+    fn new(response: &Response<Bytes>, outcome: Result<Reply, Error>) -> Answer {
         let mut bytes = Vec::new();
         encode_response(response, &mut bytes);
         Answer {

@@ -76,6 +76,8 @@ mod tokio;
 
 pub use config::WebSocketConfig;
 pub use error::Error;
+#[cfg(any(feature = "tokio", feature = "blocking"))]
+pub use handshake_spec::{Accepted, NoHttp, WithHttp};
 /// The sans-IO protocol core, whole: the [`Connection`](proto::Connection)
 /// state machine, frames, the handshake's parts, for those who drive the
 /// protocol themselves (the crate root has what a program needs).

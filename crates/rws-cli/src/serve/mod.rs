@@ -18,7 +18,7 @@ use std::time::Duration;
 use clap::Args;
 use rws::deflate::DeflateConfig;
 use rws::http::StatusCode;
-use rws::{Accept, Config, Rejection, WebSocketConfig};
+use rws::{Accept, Accepted, Config, Rejection, WebSocketConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -180,8 +180,11 @@ async fn refuse(tcp: TcpStream, peer: SocketAddr, config: WebSocketConfig) {
         })
         .accept(tcp)
         .await;
-    if let Err(e) = refused {
-        info!(%peer, "refused: {e}");
+    match refused {
+        Ok(Accepted::Http(status)) => info!(%peer, "refused: plain HTTP answered with {status}"),
+        // Not reached: every upgrade request is rejected.
+        Ok(Accepted::WebSocket(_)) => {}
+        Err(e) => info!(%peer, "refused: {e}"),
     }
 }
 
@@ -231,8 +234,8 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Shared, _permit: Owned
         .accept(tcp)
         .await;
     let ws = match accepted {
-        Ok(ws) => ws,
-        Err(rws::Error::PlainHttp(_)) => return,
+        Ok(Accepted::WebSocket(ws)) => ws,
+        Ok(Accepted::Http(_)) => return,
         Err(e) => return warn!(%peer, "{e}"),
     };
     match route {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::marker::PhantomData;
 use std::net::{TcpStream, ToSocketAddrs};
 
 use bytes::Bytes;
@@ -12,7 +13,10 @@ use rws_proto::Role;
 
 use super::socket::{self, handshake_io_error, Deadline, Exchange, SocketOf};
 use super::WebSocket;
-use crate::handshake_spec::{self as util, Agreed, ClientSpec, Decision, Handlers, ServerSpec};
+use crate::handshake_spec::{
+    self as util, Accepted, Agreed, ClientSpec, Decision, Handlers, NoHttp, Reply, ServerSpec,
+    WithHttp,
+};
 use crate::{Error, WebSocketConfig};
 
 /// Connects to a `ws://` URL with the default settings, with `TCP_NODELAY`
@@ -236,8 +240,9 @@ fn request_upgrade<S: Read + Write>(
 ///     .accept_tcp(tcp)?;
 /// # Ok(()) }
 /// ```
-pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision> {
+pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision, H = NoHttp> {
     spec: ServerSpec<F>,
+    http: PhantomData<H>,
 }
 
 impl ServerBuilder {
@@ -245,6 +250,7 @@ impl ServerBuilder {
     pub fn new() -> ServerBuilder {
         ServerBuilder {
             spec: ServerSpec::new(),
+            http: PhantomData,
         }
     }
 }
@@ -255,7 +261,7 @@ impl Default for ServerBuilder {
     }
 }
 
-impl<F> fmt::Debug for ServerBuilder<F> {
+impl<F, H> fmt::Debug for ServerBuilder<F, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("config", &self.spec.config)
@@ -263,20 +269,21 @@ impl<F> fmt::Debug for ServerBuilder<F> {
     }
 }
 
-impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
+impl<F: FnOnce(&UpgradeRequest) -> Decision, H> ServerBuilder<F, H> {
     /// Sets the connection's settings.
-    pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F> {
+    pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F, H> {
         self.spec.config = config;
         self
     }
 
     /// Sets the callback that accepts or rejects each valid request.
-    pub fn on_request<G>(self, on_request: G) -> ServerBuilder<G>
+    pub fn on_request<G>(self, on_request: G) -> ServerBuilder<G, H>
     where
         G: FnOnce(&UpgradeRequest) -> Decision,
     {
         ServerBuilder {
             spec: self.spec.on_request(on_request),
+            http: PhantomData,
         }
     }
 
@@ -285,17 +292,51 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// instead of 426 Upgrade Required: a page, a health check. The request
     /// body, if any, is not given to `on_http`; the connection is closed
     /// after the response (`Connection: close`), and `accept` returns
-    /// [`Error::PlainHttp`] with the status sent. On a `TcpStream`, what
-    /// the client sends after the head is read and discarded, as after any
-    /// refusal (see [`accept_tcp`](Self::accept_tcp)).
-    pub fn on_http<H>(mut self, on_http: H) -> ServerBuilder<F>
+    /// [`Accepted::Http`] with the status sent (an outcome, not an error).
+    /// On a `TcpStream`, what the client sends after the head is read and
+    /// discarded, as after any refusal (see
+    /// [`accept_tcp`](ServerBuilder::accept_tcp)).
+    pub fn on_http<G>(mut self, on_http: G) -> ServerBuilder<F, WithHttp>
     where
-        H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
+        G: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
     {
         self.spec.on_http(on_http);
-        self
+        ServerBuilder {
+            spec: self.spec,
+            http: PhantomData,
+        }
     }
 
+    /// Reads the request, answers it and opens the connection, or says
+    /// which plain HTTP status it was answered with.
+    fn serve_on<S: Read + Write>(
+        self,
+        mut stream: S,
+        socket: Option<SocketOf<S>>,
+    ) -> Result<Accepted<WebSocket<S>>, Error> {
+        let ServerSpec { config, handlers } = self.spec;
+        let mut io = Exchange {
+            stream: &mut stream,
+            socket,
+            deadline: Deadline::after(config.handshake_timeout),
+        };
+        let result = answer_upgrade(&mut io, &config, handlers);
+        io.restore();
+        let (reply, leftover) = result?;
+        Ok(match reply {
+            Reply::Open(agreed) => Accepted::WebSocket(WebSocket::opened(
+                stream,
+                Role::Server,
+                config,
+                &leftover,
+                agreed,
+            )),
+            Reply::Http(status) => Accepted::Http(status),
+        })
+    }
+}
+
+impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, NoHttp> {
     /// Reads the upgrade request from `stream`, answers it and returns the
     /// connection. An invalid or rejected request is answered with its
     /// status and returned as an error
@@ -303,16 +344,16 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// the application's rejections).
     ///
     /// The stream's timeouts are the caller's to set: the handshake timeout
-    /// is only checked between reads, and the close timeout between reads
-    /// while closing. For a `TcpStream`, use
-    /// [`accept_tcp`](Self::accept_tcp).
+    /// is only checked between reads, and the core's deadlines whenever a
+    /// read returns. For a `TcpStream`, use [`accept_tcp`](Self::accept_tcp).
     pub fn accept<S: Read + Write>(self, stream: S) -> Result<WebSocket<S>, Error> {
-        self.accept_on(stream, None)
+        util::websocket(self.serve_on(stream, None)?)
     }
 
-    /// [`accept`](Self::accept) for a `TcpStream`, with the handshake and
-    /// close timeouts enforced through the socket's timeouts (which are put
-    /// back after), and the socket shut down at the end of the connection.
+    /// [`accept`](Self::accept) for a `TcpStream`, with the handshake
+    /// timeout and the core's deadlines enforced through the socket's
+    /// timeouts (which are put back after), and the socket shut down at the
+    /// end of the connection.
     ///
     /// After any answer but 101, the socket's sending side is shut down and
     /// what the client still sends (a request body, frames) is read and
@@ -323,41 +364,37 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F> {
     /// [`accept`](Self::accept) on a generic stream does neither: the
     /// stream ends when the caller drops it.
     pub fn accept_tcp(self, stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
-        let ws = self.accept_on(stream, Some(socket::tcp))?;
+        let ws = util::websocket(self.serve_on(stream, Some(socket::tcp))?)?;
         Ok(ws.with_socket(socket::tcp))
-    }
-
-    fn accept_on<S: Read + Write>(
-        self,
-        mut stream: S,
-        socket: Option<SocketOf<S>>,
-    ) -> Result<WebSocket<S>, Error> {
-        let ServerSpec { config, handlers } = self.spec;
-        let mut io = Exchange {
-            stream: &mut stream,
-            socket,
-            deadline: Deadline::after(config.handshake_timeout),
-        };
-        let result = answer_upgrade(&mut io, &config, handlers);
-        io.restore();
-        let (agreed, leftover) = result?;
-        Ok(WebSocket::opened(
-            stream,
-            Role::Server,
-            config,
-            &leftover,
-            agreed,
-        ))
     }
 }
 
-/// Reads the request and answers it: the agreed subprotocol and the bytes
+impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, WithHttp> {
+    /// Reads the request from `stream` and answers it: an upgrade request
+    /// opens the connection ([`Accepted::WebSocket`]), a plain HTTP request
+    /// is answered by `on_http` ([`Accepted::Http`]). Timeouts as for
+    /// [`accept`](ServerBuilder::accept) without `on_http`.
+    pub fn accept<S: Read + Write>(self, stream: S) -> Result<Accepted<WebSocket<S>>, Error> {
+        self.serve_on(stream, None)
+    }
+
+    /// [`accept`](ServerBuilder::accept) for a `TcpStream`, as
+    /// [`accept_tcp`](ServerBuilder::accept_tcp) without `on_http`.
+    pub fn accept_tcp(self, stream: TcpStream) -> Result<Accepted<WebSocket<TcpStream>>, Error> {
+        Ok(match self.serve_on(stream, Some(socket::tcp))? {
+            Accepted::WebSocket(ws) => Accepted::WebSocket(ws.with_socket(socket::tcp)),
+            Accepted::Http(status) => Accepted::Http(status),
+        })
+    }
+}
+
+/// Reads the request and answers it: how it was answered and the bytes
 /// after the request.
 fn answer_upgrade<S, F>(
     io: &mut Exchange<'_, S>,
     config: &WebSocketConfig,
     handlers: Handlers<F>,
-) -> Result<(Agreed, Vec<u8>), Error>
+) -> Result<(Reply, Vec<u8>), Error>
 where
     S: Read + Write,
     F: FnOnce(&UpgradeRequest) -> Decision,
@@ -381,6 +418,6 @@ where
         io.shutdown()?;
         io.drain();
     }
-    let agreed = answer.outcome?;
-    Ok((agreed, buf.split_off(used)))
+    let reply = answer.outcome?;
+    Ok((reply, buf.split_off(used)))
 }

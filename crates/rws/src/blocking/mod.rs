@@ -58,4 +58,4 @@ mod websocket;
 pub use self::handshake::{accept, accept_tcp, connect, ClientBuilder, ServerBuilder};
 pub use self::websocket::{Incoming, WebSocket};
 pub use crate::config::WebSocketConfig;
-pub use crate::handshake_spec::Decision;
+pub use crate::handshake_spec::{Accepted, Decision, NoHttp, WithHttp};

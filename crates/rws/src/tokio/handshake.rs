@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::{ready, Future, Ready};
+use std::marker::PhantomData;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -12,7 +13,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{WebSocket, WebSocketConfig};
-use crate::handshake_spec::{self as util, Agreed, Answer, ClientSpec, ServerSpec, Sorted};
+use crate::handshake_spec::{
+    self as util, Accepted, Agreed, Answer, ClientSpec, NoHttp, Reply, ServerSpec, Sorted, WithHttp,
+};
 use crate::Error;
 
 pub use crate::handshake_spec::Decision;
@@ -178,8 +181,9 @@ where
 ///     .await?;
 /// # Ok(()) }
 /// ```
-pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision> {
+pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision, H = NoHttp> {
     spec: ServerSpec<F>,
+    http: PhantomData<H>,
 }
 
 impl ServerBuilder {
@@ -187,6 +191,7 @@ impl ServerBuilder {
     pub fn new() -> ServerBuilder {
         ServerBuilder {
             spec: ServerSpec::new(),
+            http: PhantomData,
         }
     }
 }
@@ -197,7 +202,7 @@ impl Default for ServerBuilder {
     }
 }
 
-impl<F> fmt::Debug for ServerBuilder<F> {
+impl<F, H> fmt::Debug for ServerBuilder<F, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("config", &self.spec.config)
@@ -257,20 +262,21 @@ mod sealed {
     pub trait Sealed {}
 }
 
-impl<F: OnRequest> ServerBuilder<F> {
+impl<F: OnRequest, H> ServerBuilder<F, H> {
     /// Sets the connection's settings.
-    pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F> {
+    pub fn config(mut self, config: WebSocketConfig) -> ServerBuilder<F, H> {
         self.spec.config = config;
         self
     }
 
     /// Sets the callback that accepts or rejects each valid request.
-    pub fn on_request<G>(self, on_request: G) -> ServerBuilder<G>
+    pub fn on_request<G>(self, on_request: G) -> ServerBuilder<G, H>
     where
         G: FnOnce(&UpgradeRequest) -> Decision,
     {
         ServerBuilder {
             spec: self.spec.on_request(on_request),
+            http: PhantomData,
         }
     }
 
@@ -298,13 +304,14 @@ impl<F: OnRequest> ServerBuilder<F> {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn on_request_async<G, D>(self, on_request: G) -> ServerBuilder<AsyncOnRequest<G>>
+    pub fn on_request_async<G, D>(self, on_request: G) -> ServerBuilder<AsyncOnRequest<G>, H>
     where
         G: FnOnce(UpgradeRequest) -> D,
         D: Future<Output = Decision>,
     {
         ServerBuilder {
             spec: self.spec.on_request(AsyncOnRequest(on_request)),
+            http: PhantomData,
         }
     }
 
@@ -313,29 +320,23 @@ impl<F: OnRequest> ServerBuilder<F> {
     /// instead of 426 Upgrade Required: a page, a health check. The request
     /// body, if any, is not given to `on_http`; the connection is closed
     /// after the response (`Connection: close`), and `accept` returns
-    /// [`Error::PlainHttp`] with the status sent. What the client sends
-    /// after the head is read and discarded, as after any refusal (see
-    /// [`accept`](Self::accept)).
-    pub fn on_http<H>(mut self, on_http: H) -> ServerBuilder<F>
+    /// [`Accepted::Http`] with the status sent (an outcome, not an error).
+    /// What the client sends after the head is read and discarded, as after
+    /// any refusal (see [`accept`](ServerBuilder::accept)).
+    pub fn on_http<G>(mut self, on_http: G) -> ServerBuilder<F, WithHttp>
     where
-        H: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
+        G: FnOnce(&Request<()>) -> Response<Bytes> + Send + 'static,
     {
         self.spec.on_http(on_http);
-        self
+        ServerBuilder {
+            spec: self.spec,
+            http: PhantomData,
+        }
     }
 
-    /// Reads the upgrade request from `stream`, answers it and returns the
-    /// connection. An invalid or rejected request is answered with its
-    /// status and returned as an error ([`HandshakeError::Rejected`](crate::HandshakeError::Rejected) for the
-    /// application's rejections).
-    ///
-    /// After any answer but 101, `accept` shuts the stream's sending side
-    /// down and reads and discards what the client still sends (a request
-    /// body, frames) until it closes, at most 64 KiB for at most a second
-    /// (on top of the handshake timeout), before it returns: closing a
-    /// socket with unread input resets the connection, and a client still
-    /// sending would fail before it reads the answer.
-    pub async fn accept<S>(self, mut stream: S) -> Result<WebSocket<S>, Error>
+    /// Reads the request, answers it and opens the connection, or says
+    /// which plain HTTP status it was answered with.
+    async fn serve<S>(self, mut stream: S) -> Result<Accepted<WebSocket<S>>, Error>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -373,14 +374,51 @@ impl<F: OnRequest> ServerBuilder<F> {
             // into a timeout.
             drain(&mut stream).await;
         }
-        let agreed = answer.outcome?;
-        Ok(WebSocket::opened(
-            stream,
-            Role::Server,
-            config,
-            &buf[used..],
-            agreed,
-        ))
+        Ok(match answer.outcome? {
+            Reply::Open(agreed) => Accepted::WebSocket(WebSocket::opened(
+                stream,
+                Role::Server,
+                config,
+                &buf[used..],
+                agreed,
+            )),
+            Reply::Http(status) => Accepted::Http(status),
+        })
+    }
+}
+
+impl<F: OnRequest> ServerBuilder<F, NoHttp> {
+    /// Reads the upgrade request from `stream`, answers it and returns the
+    /// connection. An invalid or rejected request is answered with its
+    /// status and returned as an error ([`HandshakeError::Rejected`](crate::HandshakeError::Rejected) for the
+    /// application's rejections).
+    ///
+    /// After any answer but 101, `accept` shuts the stream's sending side
+    /// down and reads and discards what the client still sends (a request
+    /// body, frames) until it closes, at most 64 KiB for at most a second
+    /// (on top of the handshake timeout), before it returns: closing a
+    /// socket with unread input resets the connection, and a client still
+    /// sending would fail before it reads the answer.
+    pub async fn accept<S>(self, stream: S) -> Result<WebSocket<S>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        util::websocket(self.serve(stream).await?)
+    }
+}
+
+impl<F: OnRequest> ServerBuilder<F, WithHttp> {
+    /// Reads the request from `stream` and answers it: an upgrade request
+    /// opens the connection ([`Accepted::WebSocket`]), a plain HTTP request
+    /// is answered by `on_http` ([`Accepted::Http`] with the status sent).
+    /// An invalid or rejected upgrade is an error, as for
+    /// [`accept`](ServerBuilder::accept) without `on_http`, and the same
+    /// draining follows every answer but 101.
+    pub async fn accept<S>(self, stream: S) -> Result<Accepted<WebSocket<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.serve(stream).await
     }
 }
 
