@@ -260,7 +260,9 @@ impl SocketTimer {
         self.users_turn = want.is_some() && want == user;
         let keep = match (on_socket, want) {
             (None, None) => true,
-            (Some(have), Some(want)) => have <= want + SLACK && have * 2 >= want,
+            (Some(have), Some(want)) => {
+                have <= want.saturating_add(SLACK) && have.saturating_mul(2) >= want
+            }
             _ => false,
         };
         if !keep {
