@@ -164,6 +164,12 @@ where
 /// Builds a server connection: settings and a callback that looks at each
 /// request and accepts (choosing a subprotocol, adding headers) or rejects.
 ///
+/// The second type parameter says whether plain HTTP requests are served
+/// too: without `on_http` ([`NoHttp`](crate::NoHttp)), `accept` returns the
+/// `WebSocket`; after `on_http` ([`WithHttp`](crate::WithHttp)), it returns
+/// an [`Accepted`](crate::Accepted), since a request may have been answered
+/// as a page instead.
+///
 /// ```no_run
 /// # async fn run(tcp: tokio::net::TcpStream) -> Result<(), rws::Error> {
 /// use rws::http::StatusCode;
