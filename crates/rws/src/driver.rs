@@ -15,6 +15,7 @@ use rws_proto::{
     CloseCode, Closed, Connection, Event, Initiator, Message, Role, State, TransportAction,
 };
 
+use crate::handshake_spec::Agreed;
 use crate::{Error, WebSocketConfig};
 
 /// What the adapter does next, once [`Driver::poll_event`] has no event.
@@ -44,6 +45,8 @@ pub(crate) enum Step {
 pub(crate) struct Driver {
     pub(crate) conn: Connection,
     pub(crate) config: WebSocketConfig,
+    /// The subprotocol the handshake agreed on, if any.
+    protocol: Option<String>,
     /// How the connection ended, once it has.
     pub(crate) closed: Option<Closed>,
     /// An error `recv` reports once the transport is torn down.
@@ -79,12 +82,35 @@ impl Driver {
         Driver {
             conn,
             config,
+            protocol: None,
             closed: None,
             deferred: None,
             now,
             clock,
             finished: false,
         }
+    }
+
+    /// The connection a handshake agreed on: its subprotocol, and
+    /// permessage-deflate with the parameters and the settings agreed.
+    pub(crate) fn opened(
+        role: Role,
+        mut config: WebSocketConfig,
+        leftover: &[u8],
+        agreed: Agreed,
+        clock: fn() -> Instant,
+    ) -> Driver {
+        if let Some(deflate) = agreed.deflate_config {
+            config.core.deflate = Some(deflate);
+        }
+        let mut driver = Driver::new(role, config, leftover, agreed.deflate, clock);
+        driver.protocol = agreed.protocol;
+        driver
+    }
+
+    /// The subprotocol the handshake agreed on, if any.
+    pub(crate) fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
     }
 
     /// The next event of the core's, if any (the end is remembered).
@@ -225,6 +251,82 @@ impl Driver {
         Error::Io(e)
     }
 }
+
+/// The constructors and getters both adapters' `WebSocket`s share,
+/// written once over their `Inner` (which holds the [`Driver`]).
+/// Expanded inside each `impl WebSocket`.
+macro_rules! websocket_constructors {
+    () => {
+        /// Wraps a stream on which the handshake is already done.
+        ///
+        /// `leftover` holds bytes read past the handshake, which belong to
+        /// the first frames. Most code uses `connect`, `accept` or their
+        /// builders instead. (The blocking adapter enforces deadlines here
+        /// only whenever a read returns; see its module documentation.)
+        pub fn from_raw(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
+            Self::from_raw_with_deflate(stream, role, config, leftover, None)
+        }
+
+        /// [`from_raw`](Self::from_raw) for a connection whose handshake
+        /// agreed on permessage-deflate with these parameters.
+        pub fn from_raw_with_deflate(
+            stream: S,
+            role: Role,
+            config: WebSocketConfig,
+            leftover: &[u8],
+            deflate: Option<DeflateParams>,
+        ) -> Self {
+            WebSocket {
+                inner: Inner::new(stream, role, config, leftover, deflate),
+            }
+        }
+
+        /// The permessage-deflate parameters agreed in the handshake, if
+        /// any.
+        pub fn deflate(&self) -> Option<&DeflateParams> {
+            self.inner.conn.deflate()
+        }
+
+        /// How the connection ended, once it has.
+        pub fn closed(&self) -> Option<&rws_proto::Closed> {
+            self.inner.closed.as_ref()
+        }
+
+        /// Where the close handshake stands.
+        pub fn state(&self) -> rws_proto::State {
+            self.inner.conn.state()
+        }
+
+        /// This end's role.
+        pub fn role(&self) -> Role {
+            self.inner.conn.role()
+        }
+
+        /// The subprotocol agreed in the handshake, if any.
+        pub fn protocol(&self) -> Option<&str> {
+            self.inner.protocol()
+        }
+
+        /// The configuration.
+        pub fn config(&self) -> &WebSocketConfig {
+            &self.inner.config
+        }
+
+        /// Opens the connection a handshake agreed on.
+        pub(crate) fn opened(
+            stream: S,
+            role: Role,
+            config: WebSocketConfig,
+            leftover: &[u8],
+            agreed: $crate::handshake_spec::Agreed,
+        ) -> Self {
+            WebSocket {
+                inner: Inner::opened(stream, role, config, leftover, agreed),
+            }
+        }
+    };
+}
+pub(crate) use websocket_constructors;
 
 /// The end of a connection this side gave up on (the transport failed or
 /// was aborted) before the core saw an end: 1006, not clean.

@@ -144,6 +144,89 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> Handlers<F> {
     }
 }
 
+/// The constructor and the `Default` and `Debug` impls both adapters'
+/// `ServerBuilder`s share (a `spec` and an `http` marker field), written
+/// once. Expanded beside each builder's definition.
+macro_rules! server_builder_basics {
+    () => {
+        impl ServerBuilder {
+            /// A server that accepts every valid upgrade request.
+            pub fn new() -> ServerBuilder {
+                ServerBuilder {
+                    spec: $crate::handshake_spec::ServerSpec::new(),
+                    http: ::std::marker::PhantomData,
+                }
+            }
+        }
+
+        impl Default for ServerBuilder {
+            fn default() -> ServerBuilder {
+                ServerBuilder::new()
+            }
+        }
+
+        impl<F, H> ::std::fmt::Debug for ServerBuilder<F, H> {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("ServerBuilder")
+                    .field("config", &self.spec.config)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use server_builder_basics;
+
+/// The methods both adapters' `ClientBuilder`s share, written once: the
+/// target, subprotocols, headers and settings, all kept in a
+/// [`ClientSpec`] field named `spec`. Expanded inside each builder's `impl`.
+macro_rules! client_builder_methods {
+    () => {
+        /// A client for `url` (`ws://host[:port]/path`).
+        pub fn new(url: impl Into<String>) -> Self {
+            Self {
+                spec: $crate::handshake_spec::ClientSpec::url(url.into()),
+            }
+        }
+
+        /// A client for a request the caller built: its URI (`ws://…`),
+        /// headers and `Sec-WebSocket-Protocol` are kept; the handshake
+        /// fields are set.
+        ///
+        /// ```
+        /// let request = rws::http::Request::get("ws://127.0.0.1:9001/echo")
+        ///     .header("user-agent", "my-app/1.0")
+        ///     .body(())
+        ///     .unwrap();
+        /// let builder = rws::ClientBuilder::from_request(request);
+        /// ```
+        pub fn from_request(request: ::http::Request<()>) -> Self {
+            Self {
+                spec: $crate::handshake_spec::ClientSpec::request(request),
+            }
+        }
+
+        /// Offers a subprotocol; call again to offer more, in order of
+        /// preference.
+        pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+            self.spec.protocol(protocol.into());
+            self
+        }
+
+        /// Adds a header field to the request.
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.spec.header(name.into(), value.into());
+            self
+        }
+
+        /// Sets the connection's settings.
+        pub fn config(mut self, config: $crate::WebSocketConfig) -> Self {
+            self.spec.config = config;
+            self
+        }
+    };
+}
+pub(crate) use client_builder_methods;
+
 /// What a client builder collects: the target, subprotocols, headers and
 /// settings.
 pub(crate) struct ClientSpec {

@@ -96,38 +96,7 @@ impl fmt::Debug for ClientBuilder {
 }
 
 impl ClientBuilder {
-    /// A client for `url` (`ws://host[:port]/path`).
-    pub fn new(url: impl Into<String>) -> ClientBuilder {
-        ClientBuilder {
-            spec: ClientSpec::url(url.into()),
-        }
-    }
-
-    /// A client for a request the caller built: its URI (`ws://…`), headers
-    /// and `Sec-WebSocket-Protocol` are kept; the handshake fields are set.
-    pub fn from_request(request: Request<()>) -> ClientBuilder {
-        ClientBuilder {
-            spec: ClientSpec::request(request),
-        }
-    }
-
-    /// Offers a subprotocol; call again to offer more, in order of preference.
-    pub fn protocol(mut self, protocol: impl Into<String>) -> ClientBuilder {
-        self.spec.protocol(protocol.into());
-        self
-    }
-
-    /// Adds a header field to the request.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
-        self.spec.header(name.into(), value.into());
-        self
-    }
-
-    /// Sets the connection's settings.
-    pub fn config(mut self, config: WebSocketConfig) -> ClientBuilder {
-        self.spec.config = config;
-        self
-    }
+    util::client_builder_methods!();
 
     /// Opens a TCP connection to the URL's host (`TCP_NODELAY` on) and runs
     /// the handshake on it, all within the handshake timeout. The close
@@ -251,29 +220,7 @@ pub struct ServerBuilder<F = fn(&UpgradeRequest) -> Decision, H = NoHttp> {
     http: PhantomData<H>,
 }
 
-impl ServerBuilder {
-    /// A server that accepts every valid upgrade request.
-    pub fn new() -> ServerBuilder {
-        ServerBuilder {
-            spec: ServerSpec::new(),
-            http: PhantomData,
-        }
-    }
-}
-
-impl Default for ServerBuilder {
-    fn default() -> ServerBuilder {
-        ServerBuilder::new()
-    }
-}
-
-impl<F, H> fmt::Debug for ServerBuilder<F, H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerBuilder")
-            .field("config", &self.spec.config)
-            .finish_non_exhaustive()
-    }
-}
+util::server_builder_basics!();
 
 impl<F: FnOnce(&UpgradeRequest) -> Decision, H> ServerBuilder<F, H> {
     /// Sets the connection's settings.

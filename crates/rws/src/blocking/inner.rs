@@ -13,6 +13,7 @@ use rws_proto::{Event, Message, Role, State};
 
 use super::socket::{is_timeout, SocketOf, SocketTimer};
 use crate::driver::{Driver, Step};
+use crate::handshake_spec::Agreed;
 use crate::read_buffer::ReadBuffer;
 use crate::{Error, WebSocketConfig, WRITE_SLICES};
 
@@ -48,14 +49,35 @@ impl<S: Read + Write> Inner<S> {
         leftover: &[u8],
         deflate: Option<DeflateParams>,
     ) -> Self {
-        let read_buf = ReadBuffer::new(config.max_read_buffer);
+        Self::on(
+            stream,
+            Driver::new(role, config, leftover, deflate, Instant::now),
+        )
+    }
+
+    fn on(stream: S, driver: Driver) -> Self {
+        let read_buf = ReadBuffer::new(driver.config.max_read_buffer);
         Inner {
             stream,
-            driver: Driver::new(role, config, leftover, deflate, Instant::now),
+            driver,
             socket: None,
             timer: SocketTimer::default(),
             read_buf,
         }
+    }
+
+    /// The connection a handshake agreed on (subprotocol, deflate).
+    pub(crate) fn opened(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        agreed: Agreed,
+    ) -> Self {
+        Self::on(
+            stream,
+            Driver::opened(role, config, leftover, agreed, Instant::now),
+        )
     }
 
     /// The next event, driving reads, queued writes, the deadlines and the

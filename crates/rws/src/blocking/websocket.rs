@@ -6,13 +6,10 @@ use std::iter::FusedIterator;
 
 use bytes::Bytes;
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{
-    CloseCode, CloseFrame, Closed, Event, Message, MessageKind, Role, State, Utf8Bytes,
-};
+use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, Role, Utf8Bytes};
 
 use super::inner::Inner;
 use super::socket::SocketOf;
-use crate::handshake_spec::Agreed;
 use crate::{Error, WebSocketConfig};
 
 /// A WebSocket connection over a blocking stream, after the opening
@@ -25,60 +22,10 @@ use crate::{Error, WebSocketConfig};
 /// [module documentation](super) for timeouts.
 pub struct WebSocket<S> {
     inner: Inner<S>,
-    protocol: Option<String>,
 }
 
 impl<S: Read + Write> WebSocket<S> {
-    /// Wraps a stream on which the handshake is already done.
-    ///
-    /// `leftover` holds bytes read past the handshake, which belong to the
-    /// first frames. Most code uses [`connect`](super::connect),
-    /// [`accept`](super::accept) or their builders instead. The close
-    /// timeout is only enforced by the stream's own timeouts here (see the
-    /// [module documentation](super)).
-    pub fn from_raw(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
-        WebSocket::from_raw_with_deflate(stream, role, config, leftover, None)
-    }
-
-    /// [`from_raw`](Self::from_raw) for a connection whose handshake agreed
-    /// on permessage-deflate with these parameters.
-    pub fn from_raw_with_deflate(
-        stream: S,
-        role: Role,
-        config: WebSocketConfig,
-        leftover: &[u8],
-        deflate: Option<DeflateParams>,
-    ) -> Self {
-        WebSocket {
-            inner: Inner::new(stream, role, config, leftover, deflate),
-            protocol: None,
-        }
-    }
-
-    /// The permessage-deflate parameters agreed in the handshake, if any.
-    pub fn deflate(&self) -> Option<&DeflateParams> {
-        self.inner.conn.deflate()
-    }
-
-    /// Opens the connection a handshake agreed on.
-    pub(crate) fn opened(
-        stream: S,
-        role: Role,
-        mut config: WebSocketConfig,
-        leftover: &[u8],
-        agreed: Agreed,
-    ) -> Self {
-        if let Some(deflate) = agreed.deflate_config {
-            config.core.deflate = Some(deflate);
-        }
-        WebSocket::from_raw_with_deflate(stream, role, config, leftover, agreed.deflate)
-            .with_protocol(agreed.protocol)
-    }
-
-    pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
-        self.protocol = protocol;
-        self
-    }
+    crate::driver::websocket_constructors!();
 
     /// Lets the connection bound its close handshake with the socket's
     /// timeouts and shut the socket down at the end.
@@ -202,31 +149,6 @@ impl<S: Read + Write> WebSocket<S> {
         self.inner.close_handshake()
     }
 
-    /// How the connection ended, once it has.
-    pub fn closed(&self) -> Option<&Closed> {
-        self.inner.closed.as_ref()
-    }
-
-    /// Where the close handshake stands.
-    pub fn state(&self) -> State {
-        self.inner.conn.state()
-    }
-
-    /// This end's role.
-    pub fn role(&self) -> Role {
-        self.inner.conn.role()
-    }
-
-    /// The subprotocol agreed in the handshake, if any.
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &WebSocketConfig {
-        &self.inner.config
-    }
-
     /// The underlying stream, for instance to set its timeouts.
     pub fn get_ref(&self) -> &S {
         &self.inner.stream
@@ -245,7 +167,7 @@ impl<S: fmt::Debug> fmt::Debug for WebSocket<S> {
             .field("stream", &self.inner.stream)
             .field("role", &self.inner.conn.role())
             .field("state", &self.inner.conn.state())
-            .field("protocol", &self.protocol)
+            .field("protocol", &self.inner.protocol())
             .field("closed", &self.inner.closed)
             .finish_non_exhaustive()
     }

@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::driver::{Driver, Step};
+use crate::handshake_spec::Agreed;
 use crate::read_buffer::ReadBuffer;
 use crate::{Error, WebSocketConfig, WRITE_SLICES};
 
@@ -60,15 +61,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         leftover: &[u8],
         deflate: Option<DeflateParams>,
     ) -> Self {
-        let read_buf = ReadBuffer::new(config.max_read_buffer);
+        Self::on(
+            stream,
+            Driver::new(role, config, leftover, deflate, tokio_now),
+        )
+    }
+
+    fn on(stream: S, driver: Driver) -> Self {
+        let read_buf = ReadBuffer::new(driver.config.max_read_buffer);
         Inner {
             stream,
-            driver: Driver::new(role, config, leftover, deflate, tokio_now),
+            driver,
             read_buf,
             timer: None,
             armed: None,
             waker: None,
         }
+    }
+
+    /// The connection a handshake agreed on (subprotocol, deflate).
+    pub(crate) fn opened(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        leftover: &[u8],
+        agreed: Agreed,
+    ) -> Self {
+        Self::on(
+            stream,
+            Driver::opened(role, config, leftover, agreed, tokio_now),
+        )
     }
 
     /// The next event, driving reads, queued writes, the deadlines and the

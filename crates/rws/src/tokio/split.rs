@@ -64,7 +64,9 @@ impl Wake for Wakers {
     }
 }
 
-pub(super) fn split<S>(inner: Inner<S>, protocol: Option<String>) -> (ReadHalf<S>, WriteHalf<S>) {
+pub(super) fn split<S>(inner: Inner<S>) -> (ReadHalf<S>, WriteHalf<S>) {
+    // Kept outside the lock, so that `protocol()` can lend it.
+    let protocol = inner.protocol().map(str::to_owned);
     let shared = Arc::new(Shared {
         inner: Mutex::new(inner),
         wakers: Arc::new(Wakers::default()),
@@ -132,7 +134,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
             .inner
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner);
-        Ok(WebSocket::from_inner(inner, shared.protocol))
+        Ok(WebSocket::from_inner(inner))
     }
 
     /// The subprotocol agreed in the handshake, if any.

@@ -8,15 +8,12 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{
-    CloseCode, CloseFrame, Closed, Event, Message, MessageKind, Role, State, Utf8Bytes,
-};
+use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, Role, Utf8Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::inner::Inner;
 use super::split::{self, ReadHalf, WriteHalf};
 use super::WebSocketConfig;
-use crate::handshake_spec::Agreed;
 use crate::Error;
 
 /// A WebSocket connection after the opening handshake. Clients and servers
@@ -29,58 +26,10 @@ use crate::Error;
 #[derive(Debug)]
 pub struct WebSocket<S> {
     inner: Inner<S>,
-    protocol: Option<String>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
-    /// Wraps a stream on which the handshake is already done.
-    ///
-    /// `leftover` holds bytes read past the handshake, which belong to the
-    /// first frames. Most code uses [`connect`](crate::connect),
-    /// [`accept`](crate::accept) or their builders instead.
-    pub fn from_raw(stream: S, role: Role, config: WebSocketConfig, leftover: &[u8]) -> Self {
-        WebSocket::from_raw_with_deflate(stream, role, config, leftover, None)
-    }
-
-    /// [`from_raw`](Self::from_raw) for a connection whose handshake agreed
-    /// on permessage-deflate with these parameters.
-    pub fn from_raw_with_deflate(
-        stream: S,
-        role: Role,
-        config: WebSocketConfig,
-        leftover: &[u8],
-        deflate: Option<DeflateParams>,
-    ) -> Self {
-        WebSocket {
-            inner: Inner::new(stream, role, config, leftover, deflate),
-            protocol: None,
-        }
-    }
-
-    /// The permessage-deflate parameters agreed in the handshake, if any.
-    pub fn deflate(&self) -> Option<&DeflateParams> {
-        self.inner.conn.deflate()
-    }
-
-    /// Opens the connection a handshake agreed on.
-    pub(crate) fn opened(
-        stream: S,
-        role: Role,
-        mut config: WebSocketConfig,
-        leftover: &[u8],
-        agreed: Agreed,
-    ) -> Self {
-        if let Some(deflate) = agreed.deflate_config {
-            config.core.deflate = Some(deflate);
-        }
-        WebSocket::from_raw_with_deflate(stream, role, config, leftover, agreed.deflate)
-            .with_protocol(agreed.protocol)
-    }
-
-    pub(crate) fn with_protocol(mut self, protocol: Option<String>) -> Self {
-        self.protocol = protocol;
-        self
-    }
+    crate::driver::websocket_constructors!();
 
     /// The next message, or `None` after the connection closed cleanly.
     ///
@@ -196,31 +145,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         poll_fn(|cx| self.inner.poll_close_handshake(cx)).await
     }
 
-    /// How the connection ended, once it has.
-    pub fn closed(&self) -> Option<&Closed> {
-        self.inner.closed.as_ref()
-    }
-
-    /// Where the close handshake stands.
-    pub fn state(&self) -> State {
-        self.inner.conn.state()
-    }
-
-    /// This end's role.
-    pub fn role(&self) -> Role {
-        self.inner.conn.role()
-    }
-
-    /// The subprotocol agreed in the handshake, if any.
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &WebSocketConfig {
-        &self.inner.config
-    }
-
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.inner.stream
@@ -229,11 +153,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Splits into a reading and a writing half, for two tasks. The read
     /// half still answers pings and close frames.
     pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
-        split::split(self.inner, self.protocol)
+        split::split(self.inner)
     }
 
-    pub(crate) fn from_inner(inner: Inner<S>, protocol: Option<String>) -> Self {
-        WebSocket { inner, protocol }
+    pub(crate) fn from_inner(inner: Inner<S>) -> Self {
+        WebSocket { inner }
     }
 }
 
