@@ -428,6 +428,12 @@ async fn serve_closes_every_connection_with_1001_on_sigint() {
 /// A raw client: the upgrade request of RFC 6455 §1.3, then every byte the
 /// server sends until it closes TCP or `quiet` passes with nothing.
 async fn raw_silent_client(addr: &str, quiet: Duration) -> Vec<u8> {
+    raw_client_for(addr, quiet, Duration::MAX).await
+}
+
+/// [`raw_silent_client`], which also stops once `total` has passed.
+async fn raw_client_for(addr: &str, quiet: Duration, total: Duration) -> Vec<u8> {
+    let start = tokio::time::Instant::now();
     let mut tcp = TcpStream::connect(addr).await.expect("connect");
     let request = format!(
         "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -436,11 +442,12 @@ async fn raw_silent_client(addr: &str, quiet: Duration) -> Vec<u8> {
     tcp.write_all(request.as_bytes()).await.expect("request");
     let mut all = Vec::new();
     let mut chunk = [0; 1024];
-    while let Ok(Ok(n)) = tokio::time::timeout(quiet, tcp.read(&mut chunk)).await {
-        if n == 0 {
-            break;
+    while start.elapsed() < total {
+        let wait = quiet.min(total.saturating_sub(start.elapsed()));
+        match tokio::time::timeout(wait, tcp.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => all.extend_from_slice(&chunk[..n]),
+            _ => break,
         }
-        all.extend_from_slice(&chunk[..n]);
     }
     let end = all
         .windows(4)
@@ -475,11 +482,18 @@ async fn serve_pings_a_silent_client_and_fails_it_with_1011() {
 }
 
 #[tokio::test]
-async fn serve_ping_interval_0_turns_keepalive_off() {
+async fn serve_ping_timeout_0_pings_but_never_fails_the_connection() {
     bounded(async {
-        let (_child, addr) = serve(&["--ping-interval", "0", "--ping-timeout", "0.1"]).await;
-        let frames = raw_silent_client(&addr, Duration::from_millis(800)).await;
-        assert_eq!(frames, b"", "no ping, no close");
+        // Pings every 0.1 s to a client that never answers: with a timeout
+        // the connection would fail after the first one (as in the test
+        // above); with 0 it stays open.
+        let (_child, addr) = serve(&["--ping-interval", "0.1", "--ping-timeout", "0"]).await;
+        let frames = raw_client_for(&addr, Duration::from_secs(2), Duration::from_secs(1)).await;
+        // Unmasked pings with a 4-byte payload (6 bytes each), nothing else.
+        assert!(frames.len() >= 3 * 6, "at least 3 pings: {frames:?}");
+        for ping in frames.chunks(6) {
+            assert_eq!(ping[..2], [0x89, 0x04], "only pings: {frames:?}");
+        }
     })
     .await;
 }

@@ -47,6 +47,9 @@ pub(crate) struct Driver {
     pub(crate) config: WebSocketConfig,
     /// The subprotocol the handshake agreed on, if any.
     protocol: Option<String>,
+    /// The upgrade request a server accepted (boxed: one pointer when
+    /// there is none).
+    request: Option<Box<http::Request<()>>>,
     /// How the connection ended, once it has.
     pub(crate) closed: Option<Closed>,
     /// An error `recv` reports once the transport is torn down.
@@ -83,6 +86,7 @@ impl Driver {
             conn,
             config,
             protocol: None,
+            request: None,
             closed: None,
             deferred: None,
             now,
@@ -105,7 +109,13 @@ impl Driver {
         }
         let mut driver = Driver::new(role, config, leftover, agreed.deflate, clock);
         driver.protocol = agreed.protocol;
+        driver.request = agreed.request;
         driver
+    }
+
+    /// The upgrade request a server accepted, if this is one.
+    pub(crate) fn request(&self) -> Option<&http::Request<()>> {
+        self.request.as_deref()
     }
 
     /// The subprotocol the handshake agreed on, if any.
@@ -193,8 +203,15 @@ impl Driver {
     /// The transport is shut down: nothing more to read or write.
     pub(crate) fn finish(&mut self) {
         self.finished = true;
-        if self.closed.is_none() {
-            self.closed = Some(abandoned());
+        let gave_up = self.conn.transport_action() == TransportAction::Abort;
+        match &mut self.closed {
+            None => self.closed = Some(abandoned()),
+            // Both close frames were exchanged as far as the core knows,
+            // but the close timeout gave up on output still queued: this
+            // end's close frame never left, so the peer did not get it
+            // (RFC 6455 §7.1.4 counts a frame sent, not queued).
+            Some(closed) if gave_up && self.conn.wants_write() => closed.clean = false,
+            Some(_) => {}
         }
     }
 
@@ -305,6 +322,14 @@ macro_rules! websocket_constructors {
         /// The subprotocol agreed in the handshake, if any.
         pub fn protocol(&self) -> Option<&str> {
             self.inner.protocol()
+        }
+
+        /// The upgrade request this server accepted: its path, query and
+        /// headers (a cookie, a token), for the application to use after
+        /// `accept`. `None` on a client, and on a connection made with
+        /// [`from_raw`](Self::from_raw).
+        pub fn request(&self) -> Option<&::http::Request<()>> {
+            self.inner.request()
         }
 
         /// The configuration.

@@ -138,7 +138,10 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> Handlers<F> {
         let (sorted, used, on_request) = self.sort(parsed);
         let answer = match sorted {
             Sorted::Answered(answer) => answer,
-            Sorted::Upgrade(request) => Answer::decide(&request, on_request(&request), config),
+            Sorted::Upgrade(request) => {
+                let decision = on_request(&request);
+                Answer::decide(request, decision, config)
+            }
         };
         (answer, used)
     }
@@ -336,6 +339,8 @@ pub(crate) struct Agreed {
     /// The policy they were agreed under (its level and threshold apply),
     /// when it is not the configuration's.
     pub(crate) deflate_config: Option<DeflateConfig>,
+    /// The upgrade request, on a server.
+    pub(crate) request: Option<Box<Request<()>>>,
 }
 
 impl Agreed {
@@ -348,6 +353,7 @@ impl Agreed {
             protocol: response_protocol(response),
             deflate: handshake.deflate_params(response)?,
             deflate_config: None,
+            request: None,
         })
     }
 }
@@ -459,7 +465,7 @@ impl Answer {
     /// permessage-deflate is accepted under the application's policy, or
     /// else under the configuration's.
     pub(crate) fn decide(
-        request: &UpgradeRequest,
+        request: UpgradeRequest,
         decision: Decision,
         config: &WebSocketConfig,
     ) -> Answer {
@@ -478,6 +484,7 @@ impl Answer {
                     protocol: response_protocol(&response),
                     deflate,
                     deflate_config: accept.deflate_config().cloned(),
+                    request: Some(Box::new(request.into_request())),
                 }));
                 Answer::new(&response.map(|()| Bytes::new()), outcome)
             }

@@ -394,7 +394,13 @@ fn builders_agree_on_a_protocol_or_reject() {
                 Ok(Accept::new().protocol("chat"))
             })
             .accept_tcp(accept_tcp(&listener))
-            .map(|ws| ws.protocol().map(str::to_owned));
+            .map(|ws| {
+                // The accepted request stays on the connection.
+                let request = ws.request().expect("a server keeps its request");
+                assert_eq!(request.uri().path(), "/");
+                assert_eq!(request.headers()["x-token"], "42");
+                ws.protocol().map(str::to_owned)
+            });
         let refused = blocking::ServerBuilder::new()
             .on_request(|_| Err(Rejection::new(StatusCode::FORBIDDEN, "no")))
             .accept(accept_tcp(&listener))
@@ -408,6 +414,7 @@ fn builders_agree_on_a_protocol_or_reject() {
         .connect()
         .expect("handshake");
     assert_eq!(ws.protocol(), Some("chat"));
+    assert!(ws.request().is_none(), "a client has no upgrade request");
     assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
     drop(ws);
 

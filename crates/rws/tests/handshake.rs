@@ -360,6 +360,17 @@ async fn on_request_sees_the_request_and_chooses_a_protocol() {
         assert_eq!(seen.protocols, ["chat", "superchat"]);
         assert_eq!(seen.token.as_deref(), Some("abc"));
 
+        // The accepted request stays on the connection, for use after
+        // `accept`.
+        let kept = server.request().expect("a server keeps its request");
+        assert_eq!(kept.uri().path(), "/chat/room");
+        assert_eq!(kept.uri().query(), Some("id=7"));
+        assert_eq!(kept.headers()["x-token"], "abc");
+        assert!(
+            client.request().is_none(),
+            "a client has no upgrade request"
+        );
+
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
         assert_eq!(response.headers()["x-server"], "rws");

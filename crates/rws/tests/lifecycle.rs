@@ -40,7 +40,19 @@ enum Plan {
     Echo,
     /// Close at once with 1000, then report.
     Close,
+    /// Send a message far larger than the socket buffers to a peer that
+    /// does not read, giving up on the send after 200 ms (a write timeout
+    /// of the caller's, or a cancelled future), then close with 1000 while
+    /// the output is still stuck. The blocking endpoint's caller sets a
+    /// 10 s write timeout before the close: the close timeout must still
+    /// bound it.
+    FloodThenClose,
 }
+
+/// Larger than what loopback's socket buffers take on both sides.
+const FLOOD: usize = 32 << 20;
+/// How long the endpoint tries to send the flood.
+const FLOOD_FOR: Duration = Duration::from_millis(200);
 
 /// What the endpoint under test saw.
 #[derive(Debug)]
@@ -49,7 +61,8 @@ struct Report {
     /// What `recv` (or `close`) returned as errors, in order.
     errors: Vec<Error>,
     closed: Option<Closed>,
-    /// From the opening of the connection to the end of the plan.
+    /// From the opening of the connection (with `FloodThenClose`, from the
+    /// call to `close`) to the end of the plan.
     elapsed: Duration,
 }
 
@@ -140,8 +153,25 @@ fn run_endpoint(
                         report.errors.push(e);
                     }
                 }
+                Plan::FloodThenClose => {
+                    ws.get_ref()
+                        .set_write_timeout(Some(FLOOD_FOR))
+                        .expect("timeout");
+                    if let Err(e) = ws.send(vec![0; FLOOD]) {
+                        report.errors.push(e);
+                    }
+                    let long = Some(Duration::from_secs(10));
+                    ws.get_ref().set_write_timeout(long).expect("timeout");
+                    let closing = Instant::now();
+                    if let Err(e) = ws.close(CloseCode::NORMAL, "") {
+                        report.errors.push(e);
+                    }
+                    report.elapsed = closing.elapsed();
+                }
             }
-            report.elapsed = started.elapsed();
+            if plan != Plan::FloodThenClose {
+                report.elapsed = started.elapsed();
+            }
             report.closed = ws.closed().cloned();
             report
         }
@@ -199,10 +229,27 @@ fn run_endpoint(
                                 report.errors.push(e);
                             }
                         }
+                        Plan::FloodThenClose => {
+                            let send = ws.send(vec![0; FLOOD]);
+                            match tokio::time::timeout(FLOOD_FOR, send).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => report.errors.push(e),
+                                Err(_) => report
+                                    .errors
+                                    .push(Error::Io(std::io::ErrorKind::TimedOut.into())),
+                            }
+                            let closing = Instant::now();
+                            if let Err(e) = ws.close(CloseCode::NORMAL, "").await {
+                                report.errors.push(e);
+                            }
+                            report.elapsed = closing.elapsed();
+                        }
                     }
                 };
                 tokio::time::timeout(LIMIT, run).await.expect("bounded");
-                report.elapsed = started.elapsed();
+                if plan != Plan::FloodThenClose {
+                    report.elapsed = started.elapsed();
+                }
                 report.closed = ws.closed().cloned();
                 report
             })
@@ -576,6 +623,58 @@ fn a_peer_that_never_answers_the_close_is_abandoned_at_the_close_timeout() {
             assert_eq!(closed.code, CloseCode::ABNORMAL);
             assert_eq!(closed.initiator, Initiator::Local);
             assert!(!closed.clean);
+        }
+    }
+}
+
+#[test]
+fn a_close_stuck_behind_output_the_peer_does_not_read_ends_at_the_close_timeout() {
+    for adapter in ADAPTERS {
+        for role in ROLES {
+            let config = WebSocketConfig::default().close_timeout(300 * MS);
+            let (mut peer, under_test) = Peer::start(adapter, role, config, Plan::FloodThenClose);
+            // The peer reads nothing: the flood and the close frame behind
+            // it stay stuck in the endpoint's output. It sends its own close
+            // frame, which the endpoint reads once it closes: the close
+            // handshake is then over but for the reply, which cannot leave.
+            peer.write_frame(CLOSE, &1000u16.to_be_bytes());
+            let report = under_test.join().expect("endpoint");
+            drop(peer);
+            match report.errors.as_slice() {
+                [Error::Io(e), Error::AbnormalClose] => assert!(
+                    matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ),
+                    "{adapter:?} {role:?}: {e:?}"
+                ),
+                other => {
+                    panic!("{adapter:?} {role:?}: the send timed out, then the close: {other:?}")
+                }
+            }
+            // Bounded by the close timeout, not by the caller's 10 s write
+            // timeout (blocking) or by the peer (which never reads).
+            assert!(
+                report.elapsed >= 250 * MS && report.elapsed < 3000 * MS,
+                "{adapter:?} {role:?}: the close took {:?}",
+                report.elapsed
+            );
+            // RFC 6455 §7.1.5: the code of the close frame received (tokio
+            // reads while its write waits; a blocking write holds the one
+            // thread, so the peer's close is read only if a write returns
+            // before the deadline, else 1006); never clean, since this
+            // end's close frame never left (§7.1.4).
+            let closed = report.closed.expect("closed");
+            let codes: &[CloseCode] = match adapter {
+                Adapter::Tokio => &[CloseCode::NORMAL],
+                Adapter::Blocking => &[CloseCode::NORMAL, CloseCode::ABNORMAL],
+            };
+            assert!(
+                codes.contains(&closed.code),
+                "{adapter:?} {role:?}: {closed:?}"
+            );
+            assert_eq!(closed.initiator, Initiator::Local);
+            assert!(!closed.clean, "{adapter:?} {role:?}");
         }
     }
 }

@@ -305,7 +305,7 @@ impl<F: OnRequest, H> ServerBuilder<F, H> {
                 Sorted::Answered(answer) => answer,
                 Sorted::Upgrade(request) => {
                     let decision = on_request.decide(&request).await;
-                    Answer::decide(&request, decision, &config)
+                    Answer::decide(request, decision, &config)
                 }
             };
             respond(&mut stream, &answer).await?;
