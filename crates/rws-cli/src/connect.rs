@@ -2,6 +2,7 @@
 //! and stdout.
 
 use std::io::{self, IsTerminal};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,12 +12,12 @@ use std::time::Duration;
 use clap::Args;
 use rws::deflate::DeflateConfig;
 use rws::http::{HeaderMap, StatusCode, Uri, Version};
+use rws::tls::ClientTls;
 use rws::{
     ClientBuilder, CloseCode, Closed, Config, Error, Event, HandshakeError, Initiator, Message,
-    ReadHalf, WebSocketConfig, WriteHalf,
+    Proxy, ReadHalf, WebSocketConfig, WriteHalf,
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -58,7 +59,8 @@ Commands (only when stdin is a terminal; otherwise every line is a message):
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub(crate) struct ConnectArgs {
-    /// The WebSocket URL, such as ws://127.0.0.1:9001/echo (ws:// only).
+    /// The WebSocket URL, such as ws://127.0.0.1:9001/echo or
+    /// wss://example.com/feed.
     url: String,
     /// Send each line as a binary message instead of a text message.
     #[arg(long)]
@@ -79,6 +81,57 @@ pub(crate) struct ConnectArgs {
     verbose: bool,
     #[command(flatten)]
     keepalive: KeepaliveArgs,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
+    /// Connect through this proxy: http://[user:password@]host[:port]
+    /// (HTTP CONNECT), socks5://… or socks5h://… (SOCKS5; socks5h lets the
+    /// proxy resolve the name). Without it, the proxy comes from the
+    /// environment as curl reads it: https_proxy (wss://), http_proxy
+    /// (ws://), all_proxy, no_proxy.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Connect directly, ignoring the proxy variables of the environment.
+    #[arg(long)]
+    no_proxy: bool,
+}
+
+/// TLS options for wss://, as curl names them.
+#[derive(Debug, Args)]
+pub(crate) struct ClientTlsArgs {
+    /// Trust the CA certificates in this PEM file, besides the web PKI's.
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Present this PEM client certificate (chain) if the server asks for
+    /// one; needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Do not verify the server's certificate (expired, self-signed, for
+    /// another name): encrypted, but anyone on the path can read along.
+    #[arg(short = 'k', long)]
+    insecure: bool,
+}
+
+impl ClientTlsArgs {
+    /// The TLS configuration these options ask for.
+    pub(crate) fn config(&self) -> Result<Arc<rws::tls::rustls::ClientConfig>, String> {
+        let mut tls = ClientTls::new();
+        if let Some(ca) = &self.cacert {
+            tls = tls.add_ca_pem_file(ca).map_err(|e| e.to_string())?;
+        }
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            tls = tls
+                .client_cert_pem_files(cert, key)
+                .map_err(|e| e.to_string())?;
+        }
+        if self.insecure {
+            eprintln!("rws: warning: --insecure: the server's certificate is not verified");
+            tls = tls.danger_accept_invalid_certs();
+        }
+        tls.build().map_err(|e| e.to_string())
+    }
 }
 
 fn parse_header(arg: &str) -> Result<(String, String), String> {
@@ -97,22 +150,7 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
     let protocol = args.keepalive.apply(protocol);
     let config = WebSocketConfig::default().core(protocol);
     let (host, port) = tcp_target(&args.url)?;
-    let tcp = match tokio::time::timeout(
-        config.handshake_timeout,
-        TcpStream::connect((host.as_str(), port)),
-    )
-    .await
-    {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),
-        Err(_) => return Err(format!("cannot connect to {host}:{port}: timed out")),
-    };
-    let _ = tcp.set_nodelay(true);
     let recording = Arc::new(Mutex::new(args.verbose.then(Vec::new)));
-    let stream = Tap {
-        inner: tcp,
-        recording: recording.clone(),
-    };
     let mut builder = ClientBuilder::new(args.url.clone()).config(config);
     for protocol in &args.protocols {
         builder = builder.protocol(protocol.clone());
@@ -120,7 +158,19 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
     for (name, value) in &args.headers {
         builder = builder.header(name.clone(), value.clone());
     }
-    let connected = builder.connect_on(stream).await;
+    builder = match &args.proxy {
+        Some(url) => builder.proxy(Proxy::new(url).map_err(|e| e.to_string())?),
+        None if args.no_proxy => builder,
+        None => builder.proxy_from_env(),
+    };
+    builder = builder.tls_config(args.tls.config()?);
+    let tap = recording.clone();
+    let connected = builder
+        .connect_with(move |stream| Tap {
+            inner: stream,
+            recording: tap,
+        })
+        .await;
     if let Some(request) = recording
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -141,6 +191,10 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
                 message.push_str(&format!(" ({body})"));
             }
             return Err(message);
+        }
+        Err(Error::Io(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),
+        Err(Error::HandshakeTimeout) => {
+            return Err(format!("cannot connect to {host}:{port}: timed out"))
         }
         Err(e) => return Err(e.to_string()),
     };
@@ -180,14 +234,14 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
     input_error.map_or(Ok(()), Err)
 }
 
-/// The host and port of a `ws://` URL.
+/// The host and port of a `ws://` or `wss://` URL.
 fn tcp_target(url: &str) -> Result<(String, u16), String> {
     let uri: Uri = url
         .parse()
         .map_err(|e| format!("bad WebSocket URL {url:?}: {e}"))?;
     match uri.scheme_str() {
-        Some("ws" | "http") => {}
-        Some(scheme) => return Err(format!("{scheme}:// is not supported; use ws://")),
+        Some("ws" | "http" | "wss" | "https") => {}
+        Some(scheme) => return Err(format!("{scheme}:// is not supported; use ws:// or wss://")),
         None => {
             return Err(format!(
                 "bad WebSocket URL {url:?}: use ws://host[:port]/path"
@@ -199,7 +253,8 @@ fn tcp_target(url: &str) -> Result<(String, u16), String> {
         .filter(|h| !h.is_empty())
         .ok_or_else(|| format!("bad WebSocket URL {url:?}: no host"))?;
     let host = host.trim_matches(['[', ']']).to_owned();
-    Ok((host, uri.port_u16().unwrap_or(80)))
+    let tls = matches!(uri.scheme_str(), Some("wss" | "https"));
+    Ok((host, uri.port_u16().unwrap_or(if tls { 443 } else { 80 })))
 }
 
 fn show_request(raw: &[u8]) {

@@ -7,8 +7,8 @@ use common::{serve, serve_with_log};
 
 use std::time::Duration;
 
-use rws::{CloseCode, Error, HandshakeError, Message, WebSocket};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rws::{CloseCode, Error, HandshakeError, MaybeTlsStream, Message, WebSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -133,14 +133,14 @@ async fn serve_enforces_max_message_size() {
     .await;
 }
 
-async fn chat(addr: &str, path: &str) -> WebSocket<TcpStream> {
+async fn chat(addr: &str, path: &str) -> WebSocket<MaybeTlsStream> {
     rws::connect(&format!("ws://{addr}{path}"))
         .await
         .expect("connect")
         .0
 }
 
-async fn recv_text(ws: &mut WebSocket<TcpStream>) -> String {
+async fn recv_text<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) -> String {
     match ws.recv().await.expect("a message").expect("no error") {
         Message::Text(text) => text.as_str().to_owned(),
         other => panic!("expected text, got {other:?}"),

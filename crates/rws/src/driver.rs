@@ -8,9 +8,11 @@
 
 use std::io;
 use std::ops::ControlFlow;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use rws_proto::deflate::DeflateParams;
+use rws_proto::handshake::read_request;
 use rws_proto::{
     CloseCode, Closed, Connection, Event, Initiator, Message, Role, State, TransportAction,
 };
@@ -47,9 +49,13 @@ pub(crate) struct Driver {
     pub(crate) config: WebSocketConfig,
     /// The subprotocol the handshake agreed on, if any.
     protocol: Option<String>,
-    /// The upgrade request a server accepted (boxed: one pointer when
-    /// there is none).
-    request: Option<Box<http::Request<()>>>,
+    /// The head of the upgrade request a server accepted, as it arrived
+    /// (a few hundred bytes; parsed only if asked for: a parsed request
+    /// with its header map takes about 2 KiB, more than the rest of an
+    /// idle connection).
+    request_head: Option<Box<[u8]>>,
+    /// `request_head` parsed, once asked for.
+    request: OnceLock<Option<Box<http::Request<()>>>>,
     /// How the connection ended, once it has.
     pub(crate) closed: Option<Closed>,
     /// An error `recv` reports once the transport is torn down.
@@ -86,7 +92,8 @@ impl Driver {
             conn,
             config,
             protocol: None,
-            request: None,
+            request_head: None,
+            request: OnceLock::new(),
             closed: None,
             deferred: None,
             now,
@@ -109,13 +116,20 @@ impl Driver {
         }
         let mut driver = Driver::new(role, config, leftover, agreed.deflate, clock);
         driver.protocol = agreed.protocol;
-        driver.request = agreed.request;
+        driver.request_head = agreed.request_head;
         driver
     }
 
     /// The upgrade request a server accepted, if this is one.
     pub(crate) fn request(&self) -> Option<&http::Request<()>> {
-        self.request.as_deref()
+        let head = self.request_head.as_deref()?;
+        self.request
+            .get_or_init(|| {
+                // It parsed under these limits when it was accepted.
+                let parsed = read_request(head, &self.config.head_limits);
+                parsed.ok().flatten().map(|(request, _)| Box::new(request))
+            })
+            .as_deref()
     }
 
     /// The subprotocol the handshake agreed on, if any.

@@ -4,6 +4,8 @@ use std::{fmt, io};
 
 use rws_proto::{Closed, Fragment, HandshakeError, ProtocolError, SendError};
 
+use crate::proxy::ProxyError;
+
 /// Everything that can go wrong on a WebSocket connection.
 ///
 /// How a connection ended is visible where messages are read: `recv` (and
@@ -40,6 +42,14 @@ pub enum Error {
     /// read with `recv_event`. The piece is here, so nothing is lost, and
     /// the connection goes on.
     Streamed(Fragment),
+    /// The way to the server through a proxy failed: which proxy answered
+    /// what.
+    Proxy(ProxyError),
+    /// TLS failed: a certificate refused (the message says why: expired,
+    /// self-signed, for another name), a handshake the peer refused, a
+    /// certificate or key file that cannot be used.
+    #[cfg(feature = "rustls")]
+    Tls(crate::tls::TlsError),
 }
 
 impl fmt::Display for Error {
@@ -65,6 +75,9 @@ impl fmt::Display for Error {
                 "a streamed piece of {} bytes reached recv (stream_fragments is on: use recv_event)",
                 fragment.data.len()
             ),
+            Error::Proxy(e) => e.fmt(f),
+            #[cfg(feature = "rustls")]
+            Error::Tls(e) => e.fmt(f),
         }
     }
 }
@@ -76,6 +89,9 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
+            Error::Proxy(e) => Some(e),
+            #[cfg(feature = "rustls")]
+            Error::Tls(e) => Some(e),
             Error::AbnormalClose
             | Error::Closed(_)
             | Error::Streamed(_)
@@ -105,5 +121,11 @@ impl From<ProtocolError> for Error {
 impl From<SendError> for Error {
     fn from(e: SendError) -> Error {
         Error::Send(e)
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(e: ProxyError) -> Error {
+        Error::Proxy(e)
     }
 }

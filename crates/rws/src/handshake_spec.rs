@@ -15,6 +15,7 @@ use rws_proto::handshake::{
 };
 use rws_proto::HandshakeError;
 
+use crate::proxy::Proxy;
 use crate::{Error, WebSocketConfig};
 
 /// The most a server reads and discards from the client after refusing it
@@ -138,10 +139,7 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> Handlers<F> {
         let (sorted, used, on_request) = self.sort(parsed);
         let answer = match sorted {
             Sorted::Answered(answer) => answer,
-            Sorted::Upgrade(request) => {
-                let decision = on_request(&request);
-                Answer::decide(request, decision, config)
-            }
+            Sorted::Upgrade(request) => Answer::decide(&request, on_request(&request), config),
         };
         (answer, used)
     }
@@ -226,6 +224,44 @@ macro_rules! client_builder_methods {
             self.spec.config = config;
             self
         }
+
+        /// Connects through `proxy` (HTTP `CONNECT` or SOCKS5), for `ws://`
+        /// and `wss://` alike; TLS runs end to end inside the tunnel.
+        ///
+        /// ```no_run
+        /// # fn run() -> Result<(), rws::Error> {
+        /// let proxy = rws::Proxy::new("http://user:password@proxy.example:3128")?;
+        /// let builder = rws::ClientBuilder::new("wss://echo.example/").proxy(proxy);
+        /// # Ok(()) }
+        /// ```
+        pub fn proxy(mut self, proxy: $crate::Proxy) -> Self {
+            self.spec.proxy = $crate::handshake_spec::ProxyChoice::Given(proxy);
+            self
+        }
+
+        /// Connects through the proxy the environment names for the URL,
+        /// as curl reads it ([`Proxy::from_env`](crate::Proxy::from_env)):
+        /// `https_proxy` for `wss://`, `http_proxy` for `ws://`,
+        /// `all_proxy`, and `no_proxy`. Without this call the environment
+        /// is not read.
+        pub fn proxy_from_env(mut self) -> Self {
+            self.spec.proxy = $crate::handshake_spec::ProxyChoice::FromEnv;
+            self
+        }
+
+        /// The TLS configuration for `wss://` (the `rustls` feature): a
+        /// private CA, a client certificate, another verifier. Without
+        /// it, the web PKI's roots (see [`tls`](crate::tls)). Build one
+        /// with [`ClientTls`](crate::tls::ClientTls), or bring your own
+        /// (give it ALPN `http/1.1`).
+        #[cfg(feature = "rustls")]
+        pub fn tls_config(
+            mut self,
+            config: ::std::sync::Arc<$crate::tls::rustls::ClientConfig>,
+        ) -> Self {
+            self.spec.tls = Some(config);
+            self
+        }
     };
 }
 pub(crate) use client_builder_methods;
@@ -237,6 +273,60 @@ pub(crate) struct ClientSpec {
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
     pub(crate) config: WebSocketConfig,
+    pub(crate) proxy: ProxyChoice,
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// Whether and how a client goes through a proxy.
+#[derive(Debug)]
+pub(crate) enum ProxyChoice {
+    Direct,
+    Given(Proxy),
+    FromEnv,
+}
+
+/// Where a client's TCP connection leads, from its URL.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    /// The host, without the brackets of an IPv6 address.
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    /// `wss://`: TLS on top of TCP.
+    pub(crate) tls: bool,
+    /// The URL, to look the proxy up with.
+    url: String,
+}
+
+impl Endpoint {
+    /// The endpoint of the handshake's URL: `ws://` (or `http://`) on port
+    /// 80 by default, `wss://` (or `https://`) on 443.
+    pub(crate) fn of(handshake: &ClientHandshake) -> Result<Endpoint, Error> {
+        let uri = handshake.request().uri();
+        let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
+        let (tls, port) = match scheme.as_str() {
+            "ws" | "http" => (false, 80),
+            "wss" | "https" => (true, 443),
+            _ => {
+                return Err(
+                    HandshakeError::Url(format!("{uri}: the scheme must be ws or wss")).into(),
+                )
+            }
+        };
+        if tls && !cfg!(feature = "rustls") {
+            return Err(HandshakeError::Url(format!(
+                "{uri}: wss:// needs the rustls feature of the rws crate"
+            ))
+            .into());
+        }
+        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+        Ok(Endpoint {
+            host: host.to_owned(),
+            port: uri.port_u16().unwrap_or(port),
+            tls,
+            url: uri.to_string(),
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -260,6 +350,27 @@ impl ClientSpec {
             protocols: Vec::new(),
             headers: Vec::new(),
             config: WebSocketConfig::default(),
+            proxy: ProxyChoice::Direct,
+            #[cfg(feature = "rustls")]
+            tls: None,
+        }
+    }
+
+    /// The proxy to reach `endpoint` through, if any.
+    pub(crate) fn proxy_for(&self, endpoint: &Endpoint) -> Result<Option<Proxy>, Error> {
+        Ok(match &self.proxy {
+            ProxyChoice::Direct => None,
+            ProxyChoice::Given(proxy) => Some(proxy.clone()),
+            ProxyChoice::FromEnv => Proxy::from_env(&endpoint.url)?,
+        })
+    }
+
+    /// The TLS configuration for `wss://`: the caller's, or the web PKI.
+    #[cfg(feature = "rustls")]
+    pub(crate) fn tls_config(&self) -> std::sync::Arc<rustls::ClientConfig> {
+        match &self.tls {
+            Some(config) => config.clone(),
+            None => crate::tls::default_client_config(),
         }
     }
 
@@ -314,19 +425,9 @@ impl ClientSpec {
             .field("protocols", &self.protocols)
             .field("headers", &self.headers)
             .field("config", &self.config)
+            .field("proxy", &self.proxy)
             .finish()
     }
-}
-
-/// The host and port to open a TCP connection to: `ws://` (or `http://`)
-/// only, port 80 by default.
-pub(crate) fn tcp_target(handshake: &ClientHandshake) -> Result<(&str, u16), Error> {
-    let uri = handshake.request().uri();
-    if uri.scheme_str() != Some("ws") && uri.scheme_str() != Some("http") {
-        return Err(HandshakeError::Url("only ws:// is supported here".into()).into());
-    }
-    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-    Ok((host, uri.port_u16().unwrap_or(80)))
 }
 
 /// What an opening handshake agreed on.
@@ -339,8 +440,8 @@ pub(crate) struct Agreed {
     /// The policy they were agreed under (its level and threshold apply),
     /// when it is not the configuration's.
     pub(crate) deflate_config: Option<DeflateConfig>,
-    /// The upgrade request, on a server.
-    pub(crate) request: Option<Box<Request<()>>>,
+    /// The head of the upgrade request as it arrived, on a server.
+    pub(crate) request_head: Option<Box<[u8]>>,
 }
 
 impl Agreed {
@@ -353,7 +454,7 @@ impl Agreed {
             protocol: response_protocol(response),
             deflate: handshake.deflate_params(response)?,
             deflate_config: None,
-            request: None,
+            request_head: None,
         })
     }
 }
@@ -465,7 +566,7 @@ impl Answer {
     /// permessage-deflate is accepted under the application's policy, or
     /// else under the configuration's.
     pub(crate) fn decide(
-        request: UpgradeRequest,
+        request: &UpgradeRequest,
         decision: Decision,
         config: &WebSocketConfig,
     ) -> Answer {
@@ -484,7 +585,8 @@ impl Answer {
                     protocol: response_protocol(&response),
                     deflate,
                     deflate_config: accept.deflate_config().cloned(),
-                    request: Some(Box::new(request.into_request())),
+                    // Set by the adapter, which holds the bytes.
+                    request_head: None,
                 }));
                 Answer::new(&response.map(|()| Bytes::new()), outcome)
             }

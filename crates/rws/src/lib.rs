@@ -63,8 +63,11 @@ mod driver;
 mod error;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod handshake_spec;
+mod proxy;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod read_buffer;
+#[cfg(feature = "rustls")]
+pub mod tls;
 
 /// The most parts of the queued output given to one vectored write.
 #[cfg(any(feature = "tokio", feature = "blocking"))]
@@ -78,6 +81,7 @@ pub use config::WebSocketConfig;
 pub use error::Error;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 pub use handshake_spec::{Accepted, NoHttp, WithHttp};
+pub use proxy::{Proxy, ProxyError};
 /// The sans-IO protocol core, whole: the [`Connection`](proto::Connection)
 /// state machine, frames, the handshake's parts, for those who drive the
 /// protocol themselves (the crate root has what a program needs).
@@ -89,8 +93,10 @@ pub use rws_proto::{
     MessageKind, ProtocolError, Role, SendError, State, Utf8Bytes,
 };
 
+#[cfg(all(feature = "tokio", feature = "rustls"))]
+pub use crate::tokio::TlsStream;
 #[cfg(feature = "tokio")]
 pub use crate::tokio::{
-    accept, connect, AsyncOnRequest, ClientBuilder, Decision, OnRequest, ReadHalf, ReuniteError,
-    ServerBuilder, WebSocket, WriteHalf,
+    accept, connect, AsyncOnRequest, ClientBuilder, Decision, MaybeTlsStream, OnRequest, ReadHalf,
+    ReuniteError, ServerBuilder, WebSocket, WriteHalf,
 };

@@ -60,10 +60,11 @@ where
 }
 
 /// A blocking client with bounded I/O.
-fn client(addr: SocketAddr) -> WebSocket<TcpStream> {
+fn client(addr: SocketAddr) -> WebSocket<blocking::MaybeTlsStream> {
     let (ws, response) = blocking::connect(&url(addr)).expect("client handshake");
     assert_eq!(response.status(), 101);
-    bound(ws.get_ref());
+    assert!(!ws.get_ref().is_tls());
+    bound(ws.get_ref().tcp());
     ws
 }
 
@@ -145,8 +146,14 @@ fn client_close_is_clean_on_both_sides() {
     assert!(ws.recv().is_none());
     assert!(ws.recv_event().is_none());
     // The close timeout borrowed the socket's timeouts and gave them back.
-    assert_eq!(ws.get_ref().read_timeout().expect("timeout"), Some(LIMIT));
-    assert_eq!(ws.get_ref().write_timeout().expect("timeout"), Some(LIMIT));
+    assert_eq!(
+        ws.get_ref().tcp().read_timeout().expect("timeout"),
+        Some(LIMIT)
+    );
+    assert_eq!(
+        ws.get_ref().tcp().write_timeout().expect("timeout"),
+        Some(LIMIT)
+    );
 
     let on_server = join(server);
     assert_eq!(on_server.code.as_u16(), 1001);
@@ -495,6 +502,7 @@ fn a_read_timeout_while_open_does_not_end_the_connection() {
     });
     let mut ws = client(addr);
     ws.get_ref()
+        .tcp()
         .set_read_timeout(Some(Duration::from_millis(50)))
         .expect("timeout");
     match ws.recv() {
@@ -508,7 +516,7 @@ fn a_read_timeout_while_open_does_not_end_the_connection() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     assert_eq!(ws.state(), State::Open);
-    bound(ws.get_ref());
+    bound(ws.get_ref().tcp());
     go.send(()).expect("go");
     assert_eq!(
         ws.recv().expect("a message").expect("ok"),

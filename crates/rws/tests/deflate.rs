@@ -120,7 +120,7 @@ async fn client_against_raw(
     let (listener, addr) = listen().await;
     let client = ClientBuilder::new(ws_url(addr, "/"))
         .config(config)
-        .connect();
+        .connect_with(plain);
     let server = async {
         let mut raw = Raw::accept(&listener).await;
         let request = raw.read_head().await;
@@ -245,7 +245,7 @@ async fn rfc7692_a_servers_accept_policy_turns_deflate_on() {
         };
         let client = ClientBuilder::new(ws_url(addr, "/"))
             .config(with_deflate(DeflateConfig::default()))
-            .connect();
+            .connect_with(plain);
         let (server, client) = tokio::join!(server, client);
         let (client, _) = client.expect("client handshake");
         let agreed = client.deflate().expect("deflate agreed");

@@ -12,7 +12,6 @@ use rws::{
     Accept, ClientBuilder, CloseCode, Error, HandshakeError, Message, Rejection, ServerBuilder,
     UpgradeRequest, WebSocketConfig,
 };
-use tokio::net::TcpStream;
 
 /// Sends `request` from a raw client to an rws server. The server keeps
 /// its socket until the client has read the answer to the end of file.
@@ -458,7 +457,7 @@ async fn client_against(
     client: impl FnOnce(String) -> ClientBuilder,
     answer: impl FnOnce(&Head) -> Vec<u8>,
 ) -> (
-    Result<(rws::WebSocket<TcpStream>, Response<()>), Error>,
+    Result<(rws::WebSocket<rws::MaybeTlsStream>, Response<()>), Error>,
     Raw,
 ) {
     let (listener, addr) = listen().await;

@@ -110,71 +110,23 @@ fn run_endpoint(
     addr: SocketAddr,
 ) -> Report {
     match adapter {
-        Adapter::Blocking => {
-            let mut ws = match role {
-                Role::Server => {
-                    let (tcp, _) = listener.expect("listener").accept().expect("accept");
-                    rws::blocking::ServerBuilder::new()
-                        .config(config)
-                        .accept_tcp(tcp)
-                        .expect("server handshake")
-                }
-                Role::Client => {
-                    rws::blocking::ClientBuilder::new(format!("ws://{addr}/"))
-                        .config(config)
-                        .connect()
-                        .expect("client handshake")
-                        .0
-                }
-            };
-            let started = Instant::now();
-            let mut report = Report {
-                messages: Vec::new(),
-                errors: Vec::new(),
-                closed: None,
-                elapsed: Duration::ZERO,
-            };
-            match plan {
-                Plan::Echo => {
-                    while let Some(item) = ws.recv() {
-                        match item {
-                            Ok(message) => {
-                                report.messages.push(message.clone());
-                                if let Err(e) = ws.send(message) {
-                                    report.errors.push(e);
-                                }
-                            }
-                            Err(e) => report.errors.push(e),
-                        }
-                    }
-                }
-                Plan::Close => {
-                    if let Err(e) = ws.close(CloseCode::NORMAL, "") {
-                        report.errors.push(e);
-                    }
-                }
-                Plan::FloodThenClose => {
-                    ws.get_ref()
-                        .set_write_timeout(Some(FLOOD_FOR))
-                        .expect("timeout");
-                    if let Err(e) = ws.send(vec![0; FLOOD]) {
-                        report.errors.push(e);
-                    }
-                    let long = Some(Duration::from_secs(10));
-                    ws.get_ref().set_write_timeout(long).expect("timeout");
-                    let closing = Instant::now();
-                    if let Err(e) = ws.close(CloseCode::NORMAL, "") {
-                        report.errors.push(e);
-                    }
-                    report.elapsed = closing.elapsed();
-                }
+        Adapter::Blocking => match role {
+            Role::Server => {
+                let (tcp, _) = listener.expect("listener").accept().expect("accept");
+                let ws = rws::blocking::ServerBuilder::new()
+                    .config(config)
+                    .accept_tcp(tcp)
+                    .expect("server handshake");
+                run_blocking(ws, plan, |tcp| tcp)
             }
-            if plan != Plan::FloodThenClose {
-                report.elapsed = started.elapsed();
+            Role::Client => {
+                let (ws, _) = rws::blocking::ClientBuilder::new(format!("ws://{addr}/"))
+                    .config(config)
+                    .connect()
+                    .expect("client handshake");
+                run_blocking(ws, plan, rws::blocking::MaybeTlsStream::tcp)
             }
-            report.closed = ws.closed().cloned();
-            report
-        }
+        },
         Adapter::Tokio => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -196,7 +148,7 @@ fn run_endpoint(
                     Role::Client => {
                         rws::ClientBuilder::new(format!("ws://{addr}/"))
                             .config(config)
-                            .connect()
+                            .connect_with(plain)
                             .await
                             .expect("client handshake")
                             .0
@@ -254,6 +206,71 @@ fn run_endpoint(
                 report
             })
         }
+    }
+}
+
+/// The plan on a blocking connection; `tcp` reaches its socket (for the
+/// caller's timeouts).
+fn run_blocking<S: Read + Write>(
+    mut ws: rws::blocking::WebSocket<S>,
+    plan: Plan,
+    tcp: fn(&S) -> &TcpStream,
+) -> Report {
+    let started = Instant::now();
+    let mut report = Report {
+        messages: Vec::new(),
+        errors: Vec::new(),
+        closed: None,
+        elapsed: Duration::ZERO,
+    };
+    match plan {
+        Plan::Echo => {
+            while let Some(item) = ws.recv() {
+                match item {
+                    Ok(message) => {
+                        report.messages.push(message.clone());
+                        if let Err(e) = ws.send(message) {
+                            report.errors.push(e);
+                        }
+                    }
+                    Err(e) => report.errors.push(e),
+                }
+            }
+        }
+        Plan::Close => {
+            if let Err(e) = ws.close(CloseCode::NORMAL, "") {
+                report.errors.push(e);
+            }
+        }
+        Plan::FloodThenClose => {
+            tcp(ws.get_ref())
+                .set_write_timeout(Some(FLOOD_FOR))
+                .expect("timeout");
+            if let Err(e) = ws.send(vec![0; FLOOD]) {
+                report.errors.push(e);
+            }
+            let long = Some(Duration::from_secs(10));
+            tcp(ws.get_ref()).set_write_timeout(long).expect("timeout");
+            let closing = Instant::now();
+            if let Err(e) = ws.close(CloseCode::NORMAL, "") {
+                report.errors.push(e);
+            }
+            report.elapsed = closing.elapsed();
+        }
+    }
+    if plan != Plan::FloodThenClose {
+        report.elapsed = started.elapsed();
+    }
+    report.closed = ws.closed().cloned();
+    report
+}
+
+/// The TCP stream of a `ws://` connection, so that both roles have one
+/// type.
+fn plain(stream: rws::MaybeTlsStream) -> tokio::net::TcpStream {
+    match stream {
+        rws::MaybeTlsStream::Plain(tcp) => tcp,
+        other => panic!("ws:// opened {other:?}"),
     }
 }
 

@@ -21,7 +21,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rws::{CloseCode, Error, Message, WebSocket, WriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -138,7 +138,10 @@ async fn room(name: String, mut commands: mpsc::Receiver<Command>) {
 
 /// Runs a chat connection until the peer closes, fails, cannot keep up, or
 /// the server shuts down (then closes with 1001).
-pub(super) async fn run(ws: WebSocket<TcpStream>, peer: SocketAddr, name: String, shared: Shared) {
+pub(super) async fn run<S>(ws: WebSocket<S>, peer: SocketAddr, name: String, shared: Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     info!(%peer, room = %name, protocol = ws.protocol(), "connected on chat");
     let (id, commands) = shared.rooms.join(&name);
     let (queue, queued) = mpsc::channel(shared.chat_queue);
@@ -216,11 +219,11 @@ enum Ended {
 
 /// Drains `queue` into `write` until told to stop: then sends a close
 /// frame with the code given (unless the stop sender was just dropped).
-async fn write_queue(
-    mut write: WriteHalf<TcpStream>,
+async fn write_queue<S: AsyncRead + AsyncWrite + Unpin>(
+    mut write: WriteHalf<S>,
     mut queue: mpsc::Receiver<Message>,
     mut stop: oneshot::Receiver<(CloseCode, &'static str)>,
-) -> WriteHalf<TcpStream> {
+) -> WriteHalf<S> {
     let pump = async {
         while let Some(message) = queue.recv().await {
             write.feed(message).await?;

@@ -4,14 +4,14 @@
 use std::net::SocketAddr;
 
 use rws::{CloseCode, WebSocket};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 /// Echoes until the peer closes or the server shuts down (then closes
 /// with 1001 and waits for the peer's close frame).
-pub(super) async fn run(
-    mut ws: WebSocket<TcpStream>,
+pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocket<S>,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {

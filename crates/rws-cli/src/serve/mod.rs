@@ -12,13 +12,18 @@ mod echo;
 mod page;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use rws::deflate::DeflateConfig;
 use rws::http::StatusCode;
-use rws::{Accept, Accepted, Config, Rejection, WebSocketConfig};
+use rws::tls::TlsAcceptor;
+use rws::{
+    Accept, Accepted, Config, Decision, Rejection, UpgradeRequest, WebSocket, WebSocketConfig,
+};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -55,6 +60,13 @@ pub(crate) struct ServeArgs {
     /// Binary messages from chat clients are ignored.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     chat_queue: u32,
+    /// Serve wss:// (and the chat page over https://) with this PEM
+    /// certificate chain, the server's certificate first; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     keepalive: KeepaliveArgs,
 }
@@ -66,6 +78,8 @@ struct Shared {
     shutdown: watch::Receiver<bool>,
     rooms: Arc<chat::Rooms>,
     chat_queue: usize,
+    /// With --tls-cert: every connection starts with TLS.
+    tls: Option<TlsAcceptor>,
 }
 
 /// Serves until Ctrl-C (or SIGTERM on unix).
@@ -77,10 +91,21 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(TlsAcceptor::from_pem_files(cert, key).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    info!("listening on ws://{local}/echo");
-    info!("chat rooms on ws://{local}/chat and ws://{local}/chat/<room>");
-    info!("chat page on http://{local}/");
+    let (ws, http) = if tls.is_some() {
+        ("wss", "https")
+    } else {
+        ("ws", "http")
+    };
+    info!("listening on {ws}://{local}/echo");
+    info!("chat rooms on {ws}://{local}/chat and {ws}://{local}/chat/<room>");
+    info!("chat page on {http}://{local}/");
     let protocol = Config::default()
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_message_size.min(Config::default().max_frame_size))
@@ -92,6 +117,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         shutdown,
         rooms: Arc::default(),
         chat_queue: args.chat_queue as usize,
+        tls,
     };
     let permits = Arc::new(Semaphore::new(args.max_connections));
     let mut tasks = JoinSet::new();
@@ -105,7 +131,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
                     Err(_) => {
                         warn!(%peer, "refused: {} connections open (--max-connections)",
                             args.max_connections);
-                        tokio::spawn(refuse(tcp, peer, shared.config.clone()));
+                        tokio::spawn(refuse(tcp, peer, shared.config.clone(), shared.tls.clone()));
                     }
                 },
                 Err(e) => warn!("accept failed: {e}"),
@@ -163,9 +189,15 @@ fn serve_deflate() -> DeflateConfig {
     DeflateConfig::default().server_no_context_takeover(true)
 }
 
-/// Answers a connection beyond `--max-connections` with 503.
-async fn refuse(tcp: TcpStream, peer: SocketAddr, config: WebSocketConfig) {
-    let refused = rws::ServerBuilder::new()
+/// Answers a connection beyond `--max-connections` with 503 (over TLS
+/// with --tls-cert).
+async fn refuse(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    config: WebSocketConfig,
+    tls: Option<TlsAcceptor>,
+) {
+    let builder = rws::ServerBuilder::new()
         .config(config)
         .on_request(|_| {
             Err(Rejection::new(
@@ -177,14 +209,27 @@ async fn refuse(tcp: TcpStream, peer: SocketAddr, config: WebSocketConfig) {
             let mut response = rws::http::Response::new("too many connections\n".into());
             *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             response
-        })
-        .accept(tcp)
-        .await;
+        });
+    let refused = match tls {
+        Some(acceptor) => builder
+            .accept_tls(&acceptor, tcp)
+            .await
+            .map(|a| http_status(&a)),
+        None => builder.accept(tcp).await.map(|a| http_status(&a)),
+    };
     match refused {
-        Ok(Accepted::Http(status)) => info!(%peer, "refused: plain HTTP answered with {status}"),
+        Ok(Some(status)) => info!(%peer, "refused: plain HTTP answered with {status}"),
         // Not reached: every upgrade request is rejected.
-        Ok(Accepted::WebSocket(_)) => {}
+        Ok(None) => {}
         Err(e) => info!(%peer, "refused: {e}"),
+    }
+}
+
+/// The status a plain HTTP request was answered with, if it was one.
+fn http_status<W>(accepted: &Accepted<W>) -> Option<StatusCode> {
+    match accepted {
+        Accepted::Http(status) => Some(*status),
+        Accepted::WebSocket(_) => None,
     }
 }
 
@@ -209,36 +254,50 @@ impl Route {
 
 async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Shared, _permit: OwnedSemaphorePermit) {
     let _ = tcp.set_nodelay(true);
-    let mut route = None;
-    let accepted = rws::ServerBuilder::new()
+    let builder = rws::ServerBuilder::new()
         .config(shared.config.clone())
-        .on_request(|req| {
-            route = Route::of(req.path());
-            match &route {
-                Some(Route::Echo) => Ok(Accept::new()),
-                Some(Route::Chat(_)) if req.protocols().any(|p| p == "chat") => {
-                    Ok(Accept::new().protocol("chat"))
-                }
-                Some(Route::Chat(_)) => Ok(Accept::new()),
-                None => Err(Rejection::new(
-                    StatusCode::NOT_FOUND,
-                    format!("no WebSocket endpoint at {}\n", req.path()),
-                )),
-            }
-        })
+        .on_request(decide)
         .on_http(move |req| {
             let response = page::answer(req);
             info!(%peer, "HTTP {} {} {}", req.method(), req.uri(), response.status());
             response
-        })
-        .accept(tcp)
-        .await;
+        });
+    match shared.tls.clone() {
+        Some(acceptor) => serve(builder.accept_tls(&acceptor, tcp).await, peer, shared).await,
+        None => serve(builder.accept(tcp).await, peer, shared).await,
+    }
+}
+
+/// Accepts the upgrade requests for the endpoints that exist.
+fn decide(req: &UpgradeRequest) -> Decision {
+    match Route::of(req.path()) {
+        Some(Route::Echo) => Ok(Accept::new()),
+        Some(Route::Chat(_)) if req.protocols().any(|p| p == "chat") => {
+            Ok(Accept::new().protocol("chat"))
+        }
+        Some(Route::Chat(_)) => Ok(Accept::new()),
+        None => Err(Rejection::new(
+            StatusCode::NOT_FOUND,
+            format!("no WebSocket endpoint at {}\n", req.path()),
+        )),
+    }
+}
+
+/// Runs an accepted connection on its endpoint.
+async fn serve<S>(
+    accepted: Result<Accepted<WebSocket<S>>, rws::Error>,
+    peer: SocketAddr,
+    shared: Shared,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let ws = match accepted {
         Ok(Accepted::WebSocket(ws)) => ws,
         Ok(Accepted::Http(_)) => return,
         Err(e) => return warn!(%peer, "{e}"),
     };
-    match route {
+    let path = ws.request().map(|r| r.uri().path()).unwrap_or_default();
+    match Route::of(path) {
         Some(Route::Echo) => echo::run(ws, peer, shared.shutdown).await,
         Some(Route::Chat(room)) => chat::run(ws, peer, room, shared).await,
         None => unreachable!("rejected requests do not open a connection"),

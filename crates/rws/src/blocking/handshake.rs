@@ -2,25 +2,27 @@
 //! their builders.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::marker::PhantomData;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use rws_proto::handshake::{self, ClientHandshake, HeadLimits, UpgradeRequest};
 use rws_proto::Role;
 
-use super::socket::{self, handshake_io_error, Deadline, Exchange, SocketOf};
+use super::socket::{self, Deadline, Exchange, SocketOf};
+use super::transport::{self, MaybeTlsStream};
 use super::WebSocket;
 use crate::handshake_spec::{
-    self as util, Accepted, Agreed, ClientSpec, Decision, Handlers, NoHttp, Reply, ServerSpec,
-    WithHttp,
+    self as util, Accepted, Agreed, ClientSpec, Decision, Endpoint, Handlers, NoHttp, Reply,
+    ServerSpec, WithHttp,
 };
 use crate::{Error, WebSocketConfig};
 
-/// Connects to a `ws://` URL with the default settings, with `TCP_NODELAY`
-/// on and the handshake bounded by the handshake timeout.
+/// Connects to a `ws://` or `wss://` URL (`wss://` with the `rustls`
+/// feature) with the default settings, with `TCP_NODELAY` on and the
+/// handshake bounded by the handshake timeout.
 ///
 /// Returns the connection and the server's 101 response. A non-101 answer
 /// is [`Error::Handshake`] with
@@ -38,7 +40,7 @@ use crate::{Error, WebSocketConfig};
 /// ws.close(CloseCode::NORMAL, "done")?;
 /// # Ok::<(), rws::Error>(())
 /// ```
-pub fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+pub fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
     ClientBuilder::new(url).connect()
 }
 
@@ -98,23 +100,24 @@ impl fmt::Debug for ClientBuilder {
 impl ClientBuilder {
     util::client_builder_methods!();
 
-    /// Opens a TCP connection to the URL's host (`TCP_NODELAY` on) and runs
-    /// the handshake on it, all within the handshake timeout. The close
-    /// timeout is enforced too (see the [module documentation](super)).
-    pub fn connect(self) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+    /// Opens the connection to the URL's host (TCP with `TCP_NODELAY`, a
+    /// proxy's tunnel if one is set, TLS for `wss://` with the `rustls`
+    /// feature) and runs the handshake on it, all within the handshake
+    /// timeout. The close timeout is enforced too (see the [module
+    /// documentation](super)).
+    pub fn connect(self) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
         let handshake = self.spec.handshake()?;
+        let endpoint = Endpoint::of(&handshake)?;
         let deadline = Deadline::after(self.spec.config.handshake_timeout);
-        let (host, port) = util::tcp_target(&handshake)?;
-        let tcp = connect_tcp(host, port, &deadline)?;
-        tcp.set_nodelay(true)?;
+        let stream = transport::open(&self.spec, &endpoint, &deadline)?;
         let (ws, response) = client_handshake(
-            tcp,
-            Some(socket::tcp),
+            stream,
+            Some(transport::tcp_of),
             handshake,
             self.spec.config,
             deadline,
         )?;
-        Ok((ws.with_socket(socket::tcp), response))
+        Ok((ws.with_socket(transport::tcp_of), response))
     }
 
     /// Runs the handshake on a stream the caller connected (TLS, a proxy
@@ -128,22 +131,6 @@ impl ClientBuilder {
         let deadline = Deadline::after(self.spec.config.handshake_timeout);
         client_handshake(stream, None, handshake, self.spec.config, deadline)
     }
-}
-
-/// Connects to the first address of `host` that answers before `deadline`.
-fn connect_tcp(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream, Error> {
-    let mut last = None;
-    for addr in (host, port).to_socket_addrs()? {
-        let left = deadline.left().ok_or(Error::HandshakeTimeout)?;
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(tcp) => return Ok(tcp),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) => handshake_io_error(e),
-        None => io::Error::new(io::ErrorKind::InvalidInput, "no address for the host").into(),
-    })
 }
 
 fn client_handshake<S: Read + Write>(
@@ -320,6 +307,44 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, NoHttp> {
         let ws = util::websocket(self.serve_on(stream, Some(socket::tcp))?)?;
         Ok(ws.with_socket(socket::tcp))
     }
+
+    /// [`accept_tcp`](Self::accept_tcp) over TLS (the `rustls` feature):
+    /// the TLS handshake with `acceptor`, then the WebSocket handshake,
+    /// each within the handshake timeout. A refused TLS handshake is
+    /// [`Error::Tls`].
+    #[cfg(feature = "rustls")]
+    pub fn accept_tls(
+        self,
+        acceptor: &crate::tls::TlsAcceptor,
+        stream: TcpStream,
+    ) -> Result<WebSocket<TlsStream>, Error> {
+        let tls = tls_accept(acceptor, stream, self.spec.config.handshake_timeout)?;
+        let ws = util::websocket(self.serve_on(tls, Some(tls_socket))?)?;
+        Ok(ws.with_socket(tls_socket))
+    }
+}
+
+/// A server's end of a `wss://` connection (the `rustls` feature), from
+/// [`ServerBuilder::accept_tls`].
+#[cfg(feature = "rustls")]
+pub type TlsStream = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+/// The [`SocketOf`] a [`TlsStream`].
+#[cfg(feature = "rustls")]
+fn tls_socket(stream: &TlsStream) -> &TcpStream {
+    &stream.sock
+}
+
+/// The server's TLS handshake on `tcp` within `timeout`.
+#[cfg(feature = "rustls")]
+fn tls_accept(
+    acceptor: &crate::tls::TlsAcceptor,
+    tcp: TcpStream,
+    timeout: std::time::Duration,
+) -> Result<TlsStream, Error> {
+    let conn = rustls::ServerConnection::new(acceptor.config().clone())
+        .map_err(|e| crate::tls::handshake_error(std::io::Error::other(e), "the client"))?;
+    transport::tls_handshake(conn, tcp, &Deadline::after(timeout), "the client")
 }
 
 impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, WithHttp> {
@@ -336,6 +361,21 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, WithHttp> {
     pub fn accept_tcp(self, stream: TcpStream) -> Result<Accepted<WebSocket<TcpStream>>, Error> {
         Ok(match self.serve_on(stream, Some(socket::tcp))? {
             Accepted::WebSocket(ws) => Accepted::WebSocket(ws.with_socket(socket::tcp)),
+            Accepted::Http(status) => Accepted::Http(status),
+        })
+    }
+
+    /// [`accept_tcp`](ServerBuilder::accept_tcp) over TLS, as
+    /// [`accept_tls`](ServerBuilder::accept_tls) without `on_http`.
+    #[cfg(feature = "rustls")]
+    pub fn accept_tls(
+        self,
+        acceptor: &crate::tls::TlsAcceptor,
+        stream: TcpStream,
+    ) -> Result<Accepted<WebSocket<TlsStream>>, Error> {
+        let tls = tls_accept(acceptor, stream, self.spec.config.handshake_timeout)?;
+        Ok(match self.serve_on(tls, Some(tls_socket))? {
+            Accepted::WebSocket(ws) => Accepted::WebSocket(ws.with_socket(tls_socket)),
             Accepted::Http(status) => Accepted::Http(status),
         })
     }
@@ -371,6 +411,10 @@ where
         io.shutdown()?;
         io.drain();
     }
-    let reply = answer.outcome?;
-    Ok((reply, buf.split_off(used)))
+    let mut reply = answer.outcome?;
+    let leftover = buf.split_off(used);
+    if let Reply::Open(agreed) = &mut reply {
+        agreed.request_head = Some(buf.into_boxed_slice());
+    }
+    Ok((reply, leftover))
 }

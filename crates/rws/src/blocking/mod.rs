@@ -53,9 +53,13 @@
 mod handshake;
 mod inner;
 mod socket;
+mod transport;
 mod websocket;
 
+#[cfg(feature = "rustls")]
+pub use self::handshake::TlsStream;
 pub use self::handshake::{accept, accept_tcp, connect, ClientBuilder, ServerBuilder};
+pub use self::transport::MaybeTlsStream;
 pub use self::websocket::{Incoming, WebSocket};
 pub use crate::config::WebSocketConfig;
 pub use crate::handshake_spec::{Accepted, Decision, NoHttp, WithHttp};

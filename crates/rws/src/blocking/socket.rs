@@ -45,6 +45,15 @@ impl Deadline {
         }
     }
 
+    /// The same point in time, with no timeouts saved (for another step
+    /// of the same handshake).
+    pub(crate) fn same(&self) -> Deadline {
+        Deadline {
+            at: self.at,
+            saved: None,
+        }
+    }
+
     /// The time left, `None` once it has passed.
     pub(crate) fn left(&self) -> Option<Duration> {
         match self.at {

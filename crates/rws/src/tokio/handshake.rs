@@ -10,23 +10,26 @@ use http::{Request, Response};
 use rws_proto::handshake::{self, ClientHandshake, UpgradeRequest};
 use rws_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::time::Instant;
 
+use super::transport::{self, MaybeTlsStream};
 use super::{WebSocket, WebSocketConfig};
 use crate::handshake_spec::{
-    self as util, Accepted, Agreed, Answer, ClientSpec, NoHttp, Reply, ServerSpec, Sorted, WithHttp,
+    self as util, Accepted, Agreed, Answer, ClientSpec, Endpoint, NoHttp, Reply, ServerSpec,
+    Sorted, WithHttp,
 };
 use crate::Error;
 
 pub use crate::handshake_spec::Decision;
 
-/// Connects to a `ws://` URL with the default settings.
+/// Connects to a `ws://` or `wss://` URL (`wss://` with the `rustls`
+/// feature) with the default settings.
 ///
 /// Returns the connection and the server's 101 response. A non-101 answer
 /// is [`Error::Handshake`] with
 /// [`HandshakeError::Rejected`](crate::HandshakeError::Rejected), which keeps the
 /// status, headers and body.
-pub async fn connect(url: &str) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+pub async fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
     ClientBuilder::new(url).connect().await
 }
 
@@ -65,16 +68,39 @@ impl fmt::Debug for ClientBuilder {
 impl ClientBuilder {
     util::client_builder_methods!();
 
-    /// Opens a TCP connection to the URL's host and runs the handshake on it.
-    pub async fn connect(self) -> Result<(WebSocket<TcpStream>, Response<()>), Error> {
+    /// Opens the connection to the URL's host (TCP with `TCP_NODELAY`, a
+    /// proxy's tunnel if one is set, TLS for `wss://`) and runs the
+    /// handshake on it, all within the handshake timeout.
+    pub async fn connect(self) -> Result<(WebSocket<MaybeTlsStream>, Response<()>), Error> {
+        self.connect_with(|stream| stream).await
+    }
+
+    /// [`connect`](Self::connect), with the opened stream (TCP, the
+    /// proxy's tunnel, TLS) given to `wrap` before the handshake runs on
+    /// it: to count or record the bytes that pass, for instance.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), rws::Error> {
+    /// // A stream type of your own that wraps another (a byte counter, a tap).
+    /// # type Counted<S> = S;
+    /// # fn counted<S>(s: S) -> Counted<S> { s }
+    /// let (ws, _) = rws::ClientBuilder::new("wss://echo.example/")
+    ///     .connect_with(|stream| counted(stream))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with<W, F>(self, wrap: F) -> Result<(WebSocket<W>, Response<()>), Error>
+    where
+        F: FnOnce(MaybeTlsStream) -> W,
+        W: AsyncRead + AsyncWrite + Unpin,
+    {
         let handshake = self.spec.handshake()?;
-        let (host, port) = util::tcp_target(&handshake)?;
-        let timeout = self.spec.config.handshake_timeout;
-        let tcp = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        let endpoint = Endpoint::of(&handshake)?;
+        let deadline = Instant::now() + self.spec.config.handshake_timeout;
+        let stream = tokio::time::timeout_at(deadline, transport::open(&self.spec, &endpoint))
             .await
             .map_err(|_| Error::HandshakeTimeout)??;
-        tcp.set_nodelay(true)?;
-        client_handshake(tcp, handshake, self.spec.config).await
+        client_handshake(wrap(stream), handshake, self.spec.config, deadline).await
     }
 
     /// Runs the handshake on a stream the caller connected (TLS, a proxy
@@ -84,7 +110,8 @@ impl ClientBuilder {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let handshake = self.spec.handshake()?;
-        client_handshake(stream, handshake, self.spec.config).await
+        let deadline = Instant::now() + self.spec.config.handshake_timeout;
+        client_handshake(stream, handshake, self.spec.config, deadline).await
     }
 }
 
@@ -92,6 +119,7 @@ async fn client_handshake<S>(
     mut stream: S,
     handshake: ClientHandshake,
     config: WebSocketConfig,
+    deadline: Instant,
 ) -> Result<(WebSocket<S>, Response<()>), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -117,7 +145,7 @@ where
             }
         }
     };
-    tokio::time::timeout(config.handshake_timeout, run)
+    tokio::time::timeout_at(deadline, run)
         .await
         .map_err(|_| Error::HandshakeTimeout)?
 }
@@ -305,7 +333,7 @@ impl<F: OnRequest, H> ServerBuilder<F, H> {
                 Sorted::Answered(answer) => answer,
                 Sorted::Upgrade(request) => {
                     let decision = on_request.decide(&request).await;
-                    Answer::decide(request, decision, &config)
+                    Answer::decide(&request, decision, &config)
                 }
             };
             respond(&mut stream, &answer).await?;
@@ -320,15 +348,43 @@ impl<F: OnRequest, H> ServerBuilder<F, H> {
             drain(&mut stream).await;
         }
         Ok(match answer.outcome? {
-            Reply::Open(agreed) => Accepted::WebSocket(WebSocket::opened(
-                stream,
-                Role::Server,
-                config,
-                &buf[used..],
-                agreed,
-            )),
+            Reply::Open(mut agreed) => {
+                agreed.request_head = Some(buf[..used].into());
+                Accepted::WebSocket(WebSocket::opened(
+                    stream,
+                    Role::Server,
+                    config,
+                    &buf[used..],
+                    agreed,
+                ))
+            }
             Reply::Http(status) => Accepted::Http(status),
         })
+    }
+}
+
+/// A server's end of a `wss://` connection (the `rustls` feature), from
+/// [`ServerBuilder::accept_tls`].
+#[cfg(feature = "rustls")]
+pub type TlsStream<S> = tokio_rustls::server::TlsStream<S>;
+
+#[cfg(feature = "rustls")]
+impl<F: OnRequest, H> ServerBuilder<F, H> {
+    /// The TLS handshake within the handshake timeout, then [`serve`](Self::serve).
+    async fn serve_tls<S>(
+        self,
+        acceptor: &crate::tls::TlsAcceptor,
+        stream: S,
+    ) -> Result<Accepted<WebSocket<TlsStream<S>>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let accept = tokio_rustls::TlsAcceptor::from(acceptor.config().clone()).accept(stream);
+        let tls = tokio::time::timeout(self.spec.config.handshake_timeout, accept)
+            .await
+            .map_err(|_| Error::HandshakeTimeout)?
+            .map_err(|e| crate::tls::handshake_error(e, "the client"))?;
+        self.serve(tls).await
     }
 }
 
@@ -350,6 +406,22 @@ impl<F: OnRequest> ServerBuilder<F, NoHttp> {
     {
         util::websocket(self.serve(stream).await?)
     }
+
+    /// [`accept`](Self::accept) over TLS (the `rustls` feature): the TLS
+    /// handshake with `acceptor`, then the WebSocket handshake, each within
+    /// the handshake timeout. A refused TLS handshake is [`Error::Tls`]
+    /// (for instance when the client does not trust the certificate).
+    #[cfg(feature = "rustls")]
+    pub async fn accept_tls<S>(
+        self,
+        acceptor: &crate::tls::TlsAcceptor,
+        stream: S,
+    ) -> Result<WebSocket<TlsStream<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        util::websocket(self.serve_tls(acceptor, stream).await?)
+    }
 }
 
 impl<F: OnRequest> ServerBuilder<F, WithHttp> {
@@ -364,6 +436,22 @@ impl<F: OnRequest> ServerBuilder<F, WithHttp> {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         self.serve(stream).await
+    }
+
+    /// [`accept`](ServerBuilder::accept) over TLS, as
+    /// [`accept_tls`](ServerBuilder::accept_tls) without `on_http`: a
+    /// plain HTTP request (a page over `https://`) is answered by
+    /// `on_http`.
+    #[cfg(feature = "rustls")]
+    pub async fn accept_tls<S>(
+        self,
+        acceptor: &crate::tls::TlsAcceptor,
+        stream: S,
+    ) -> Result<Accepted<WebSocket<TlsStream<S>>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.serve_tls(acceptor, stream).await
     }
 }
 

@@ -9,11 +9,15 @@
 mod handshake;
 mod inner;
 mod split;
+mod transport;
 mod websocket;
 
+#[cfg(feature = "rustls")]
+pub use self::handshake::TlsStream;
 pub use self::handshake::{
     accept, connect, AsyncOnRequest, ClientBuilder, Decision, OnRequest, ServerBuilder,
 };
 pub use self::split::{ReadHalf, ReuniteError, WriteHalf};
+pub use self::transport::MaybeTlsStream;
 pub use self::websocket::WebSocket;
 pub(crate) use crate::config::WebSocketConfig;

@@ -65,11 +65,22 @@ pub(crate) async fn pair_with(
     let url = ws_url(addr, "/");
     let (server, client) = tokio::join!(
         accept_with(&listener, server_config),
-        rws::ClientBuilder::new(url).config(client_config).connect()
+        rws::ClientBuilder::new(url)
+            .config(client_config)
+            .connect_with(plain)
     );
     let (client, response) = client.expect("client handshake");
     assert_eq!(response.status(), 101);
     (client, server)
+}
+
+/// The TCP stream of a `ws://` connection (for `connect_with`), so that
+/// both ends of a pair have the same type.
+pub(crate) fn plain(stream: rws::MaybeTlsStream) -> TcpStream {
+    match stream {
+        rws::MaybeTlsStream::Plain(tcp) => tcp,
+        other => panic!("ws:// opened {other:?}"),
+    }
 }
 
 /// A connected rws client and rws server with default settings.
