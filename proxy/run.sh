@@ -115,7 +115,11 @@ socksmethod: none
 user.privileged: root
 user.unprivileged: nobody
 client pass { from: 127.0.0.1/32 to: 0.0.0.0/0 }
-socks pass { from: 127.0.0.1/32 to: 127.0.0.1/32 command: connect }
+socks pass {
+  from: 127.0.0.1/32 to: 127.0.0.1/32
+  command: connect
+  log: connect
+}
 EOF
 timeout 300 danted -f "$LOGS/danted.conf" -N 1 >"$LOGS/danted.log" 2>&1 &
 PIDS+=($!)
@@ -169,7 +173,8 @@ same "wss through tinyproxy with Basic auth" "$RWS" connect "${CA[@]}" \
   --proxy "http://rws:s3cret@127.0.0.1:$AUTH_PORT" "$WSS"
 refused "tinyproxy without credentials" "proxy http://127.0.0.1:$AUTH_PORT refused the tunnel: 407" \
   "$RWS" connect --proxy "http://127.0.0.1:$AUTH_PORT" "$WS"
-refused "tinyproxy with a wrong password" "refused the tunnel: 407" \
+# tinyproxy answers a wrong password with 401; the password is never shown.
+refused "tinyproxy with a wrong password" "proxy http://rws@127.0.0.1:$AUTH_PORT refused the tunnel: 40[17]" \
   "$RWS" connect --proxy "http://rws:wrong@127.0.0.1:$AUTH_PORT" "$WS"
 same "ws through dante (socks5, resolved here)" "$RWS" connect \
   --proxy "socks5://127.0.0.1:$SOCKS_PORT" "$WS"
@@ -197,7 +202,7 @@ if grep -q "CONNECT" "$LOGS/tinyproxy-open.log" && grep -q "CONNECT" "$LOGS/tiny
 else
   check fail "tinyproxy logged no CONNECT (see $LOGS/tinyproxy-*.log)"
 fi
-if grep -q "pass(1): tcp/connect" "$LOGS/danted.log"; then
+if grep -q "tcp/connect" "$LOGS/danted.log"; then
   check ok "dante logged the SOCKS tunnels"
 else
   check fail "dante logged no tunnel (see $LOGS/danted.log)"
