@@ -94,13 +94,19 @@ impl ClientBuilder {
         F: FnOnce(MaybeTlsStream) -> W,
         W: AsyncRead + AsyncWrite + Unpin,
     {
-        let handshake = self.spec.handshake()?;
-        let endpoint = Endpoint::of(&handshake)?;
-        let deadline = Instant::now() + self.spec.config.handshake_timeout;
-        let stream = tokio::time::timeout_at(deadline, transport::open(&self.spec, &endpoint))
-            .await
-            .map_err(|_| Error::HandshakeTimeout)??;
-        client_handshake(wrap(stream), handshake, self.spec.config, deadline).await
+        // Boxed, as for `accept`: the state of the TCP, proxy and TLS
+        // handshakes is not kept in the caller's task afterwards.
+        Box::pin(async move {
+            let handshake = self.spec.handshake()?;
+            let endpoint = Endpoint::of(&handshake)?;
+            let deadline = Instant::now() + self.spec.config.handshake_timeout;
+            let open = transport::open(&self.spec, &endpoint);
+            let stream = tokio::time::timeout_at(deadline, open)
+                .await
+                .map_err(|_| Error::HandshakeTimeout)??;
+            client_handshake(wrap(stream), handshake, self.spec.config, deadline).await
+        })
+        .await
     }
 
     /// Runs the handshake on a stream the caller connected (TLS, a proxy
@@ -404,7 +410,11 @@ impl<F: OnRequest> ServerBuilder<F, NoHttp> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        util::websocket(self.serve(stream).await?)
+        // Boxed: the handshake's state (buffers, the timeout, the
+        // application's hook) would otherwise stay in the caller's task
+        // for the whole life of the connection, its size fixed at the
+        // largest (2.5 KiB more per idle connection, measured).
+        util::websocket(Box::pin(self.serve(stream)).await?)
     }
 
     /// [`accept`](Self::accept) over TLS (the `rustls` feature): the TLS
@@ -420,7 +430,7 @@ impl<F: OnRequest> ServerBuilder<F, NoHttp> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        util::websocket(self.serve_tls(acceptor, stream).await?)
+        util::websocket(Box::pin(self.serve_tls(acceptor, stream)).await?)
     }
 }
 
@@ -435,7 +445,7 @@ impl<F: OnRequest> ServerBuilder<F, WithHttp> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.serve(stream).await
+        Box::pin(self.serve(stream)).await
     }
 
     /// [`accept`](ServerBuilder::accept) over TLS, as
@@ -451,7 +461,7 @@ impl<F: OnRequest> ServerBuilder<F, WithHttp> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.serve_tls(acceptor, stream).await
+        Box::pin(self.serve_tls(acceptor, stream)).await
     }
 }
 
