@@ -155,6 +155,18 @@ impl Driver {
         if self.finished {
             return Step::Done;
         }
+        let wants_write = self.conn.wants_write();
+        if self.conn.state() == State::Open && self.config.core.idle_timeout.is_none() {
+            // While open without an idle timeout, no deadline waits for a
+            // time to be armed from: the only ones are the keepalive's,
+            // and the adapter's timer (or socket timeout) tells the core
+            // when they come. The hot path of every message.
+            return if wants_write && !write_blocked {
+                Step::Write
+            } else {
+                Step::Read
+            };
+        }
         // The core wants the time to arm a deadline. Told it, it does not
         // ask again at once (its contract, checked by the `pair` fuzz
         // target), so this cannot spin.
@@ -162,7 +174,6 @@ impl Driver {
             self.tick();
             return Step::Again;
         }
-        let wants_write = self.conn.wants_write();
         if self.conn.state() == State::Open {
             // While open, the transport action is always `Continue`.
             return if wants_write && !write_blocked {

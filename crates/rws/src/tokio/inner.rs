@@ -103,13 +103,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Event, Error>>> {
         let mut write_blocked = false;
+        // Whether the core may have an event: not after a write, which
+        // only takes output (one look fewer per message).
+        let mut look = true;
         loop {
             if self.driver.closing() && self.poll_timer(cx) {
+                look = true;
                 continue;
             }
-            if let Some(event) = self.driver.poll_event() {
-                return Poll::Ready(Some(Ok(event)));
+            if look {
+                if let Some(event) = self.driver.poll_event() {
+                    return Poll::Ready(Some(Ok(event)));
+                }
             }
+            look = true;
             match self.driver.next_step(write_blocked) {
                 Step::Again => {}
                 Step::Done => return Poll::Ready(None),
@@ -131,6 +138,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     // Written: a transport that buffers (TLS) is flushed
                     // too, without waiting for it before reading.
                     Poll::Ready(Ok(())) => {
+                        look = false;
                         if let Poll::Ready(Err(e)) = Pin::new(&mut self.stream).poll_flush(cx) {
                             if let Some(e) = self.driver.event_io_error(e) {
                                 return Poll::Ready(Some(Err(e)));

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Instructions per echoed message of an echo server, counted by valgrind's
+# callgrind (user space, exact whatever the machine is doing): two runs of
+# `rws bench` against the server under callgrind, SHORT and LONG seconds,
+# and (Ir(LONG) - Ir(SHORT)) / (messages(LONG) - messages(SHORT)), so that
+# start-up, handshakes and warmup cancel out.
+#
+#   bench/instructions.sh SERVER_BINARY [rws bench options...]
+#   bench/instructions.sh bench/servers/target/release/echo-rws -c 100 -s 1KiB
+#
+# Environment: SHORT (1), LONG (3) seconds; RWS_BIN (target/release/rws);
+# OUT (target/instructions) keeps the callgrind files for callgrind_annotate.
+set -euo pipefail
+SERVER=$1
+shift
+SHORT=${SHORT:-1}
+LONG=${LONG:-3}
+RWS_BIN=${RWS_BIN:-target/release/rws}
+OUT=${OUT:-target/instructions}
+mkdir -p "$OUT"
+run() { # run SECONDS [bench options]: prints "instructions messages"
+  local secs=$1
+  shift
+  local tag="$(basename "$SERVER")-${secs}s" log
+  log="$OUT/$tag.log"
+  rm -f "$OUT/$tag.cg"
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/$tag.cg" "$SERVER" 127.0.0.1:0 \
+    >"$log" 2>"$OUT/$tag.valgrind" &
+  local pid=$! addr=
+  for _ in $(seq 100); do
+    addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$log" || true)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  [ -n "$addr" ] || { echo "the server did not start" >&2; kill "$pid"; exit 1; }
+  local messages
+  messages=$("$RWS_BIN" bench "ws://$addr/" --duration "$secs" --warmup 0.5 --json "$@" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+  local ir
+  ir=$(grep -E '^(summary|totals):' "$OUT/$tag.cg" | head -1 | awk '{print $2}')
+  echo "$ir $messages"
+}
+read -r ir1 m1 < <(run "$SHORT" "$@")
+read -r ir2 m2 < <(run "$LONG" "$@")
+python3 -c "
+ir1, m1, ir2, m2 = $ir1, $m1, $ir2, $m2
+print(f'{(ir2 - ir1) / (m2 - m1):,.0f} instructions per message ({m2 - m1} messages)')"
