@@ -2,7 +2,10 @@
 // headless, driven by playwright-core (no browser download of its own).
 //
 //   node browser/chat.test.mjs 127.0.0.1:PORT     (or RWS_ADDR=127.0.0.1:PORT)
+//   node browser/chat.test.mjs https://localhost:PORT SPKI_SHA256_BASE64
 //
+// Over https:// (the page then uses wss://), Chromium trusts the server's
+// key by its SPKI hash (--ignore-certificate-errors-spki-list), and only it.
 // CHROMIUM=PATH picks another Chromium than /usr/bin/chromium.
 //
 // Two pages join one room (a new name each run) with two nicknames; a line
@@ -14,12 +17,15 @@ const WAIT_MS = 10_000;
 const TOTAL_MS = 60_000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-const addr = (process.argv[2] || process.env.RWS_ADDR || '').replace(/^\w+:\/\//, '').replace(/\/.*$/, '');
-if (!addr) {
-  console.error('usage: node chat.test.mjs HOST:PORT   (or RWS_ADDR=HOST:PORT)');
+const target = process.argv[2] || process.env.RWS_ADDR || '';
+const tls = target.startsWith('https://');
+const spki = process.argv[3];
+const addr = target.replace(/^\w+:\/\//, '').replace(/\/.*$/, '');
+if (!addr || (tls && !spki)) {
+  console.error('usage: node chat.test.mjs HOST:PORT | https://HOST:PORT SPKI_SHA256_BASE64');
   process.exit(2);
 }
-const base = `http://${addr}/`;
+const base = `${tls ? 'https' : 'http'}://${addr}/`;
 
 let passed = 0;
 const check = (what) => {
@@ -89,7 +95,8 @@ try {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...(tls ? [`--ignore-certificate-errors-spki-list=${spki}`] : [])],
     timeout: WAIT_MS * 3,
   });
   const run = `${process.pid}-${Date.now().toString(36)}`;
@@ -115,6 +122,12 @@ try {
   await join(page2, 'page 2', room, nick2);
   await join(page3, 'page 3', other, nick3);
   check(`pages 1 and 2 joined room ${room}, page 3 room ${other}`);
+  if (tls) {
+    // A page on https:// may only open wss:// (mixed content is blocked).
+    const protocol = await page1.evaluate(() => location.protocol);
+    if (protocol !== 'https:') fail(`page 1 is on ${protocol}, not https:`);
+    check('the page came over https:// and its WebSockets over wss://');
+  }
 
   const first = 'hello from page 1 — ünïcode & <b>no markup</b>';
   await say(page1, first);

@@ -2,7 +2,9 @@
 # The chat page of `rws serve` (crates/rws-cli/src/serve/page.html) in a real
 # browser: Debian's chromium, headless, driven by playwright-core from npm
 # (browser/chat.test.mjs: two pages in one room see each other's lines, a
-# page in another room does not).
+# page in another room does not), over http:// and ws://, then again over
+# https:// and wss:// (`rws serve --tls-cert`, a certificate made by
+# interop/make-certs.sh, trusted by Chromium through its key's hash).
 #
 # Installs chromium with apt-get if /usr/bin/chromium is missing, and
 # playwright-core with `npm ci` (never a browser download of Playwright's
@@ -62,3 +64,28 @@ if [ -z "$ADDR" ]; then
 fi
 
 timeout 120 node browser/chat.test.mjs "$ADDR"
+
+# Again over TLS: the page over https://, its WebSockets over wss://, with a
+# certificate made now; Chromium trusts that key only (its SPKI hash).
+CERTS=$(mktemp -d -t rws-browser-certs.XXXXXX)
+interop/make-certs.sh "$CERTS"
+SPKI=$(openssl x509 -pubkey -noout -in "$CERTS/server.pem" | openssl pkey -pubin -outform der |
+  openssl dgst -sha256 -binary | base64)
+kill "$SERVER" 2>/dev/null || true
+wait "$SERVER" 2>/dev/null || true
+timeout 300 target/debug/rws serve --listen 127.0.0.1:0 \
+  --tls-cert "$CERTS/server.pem" --tls-key "$CERTS/server.key" 2>"$LOG" &
+SERVER=$!
+PORT=
+for _ in $(seq 100); do
+  PORT=$(grep -m1 -oE 'listening on wss://[^/ ]+/echo' "$LOG" | sed -E 's#.*:([0-9]+)/echo#\1#') || true
+  [ -n "$PORT" ] && break
+  kill -0 "$SERVER" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$PORT" ]; then
+  echo "browser: rws serve --tls-cert did not print 'listening on wss://ADDR/echo' within 10 s" >&2
+  exit 1
+fi
+timeout 120 node browser/chat.test.mjs "https://localhost:$PORT" "$SPKI"
+rm -rf "$CERTS"

@@ -2,6 +2,9 @@
 permessage-deflate in several negotiated variants.
 
     python interop/client.py ws://127.0.0.1:PORT/echo
+    python interop/client.py wss://localhost:PORT/echo CA.pem
+
+Over wss:// it trusts only the CA certificate given (and checks the name).
 
 For each variant it connects, checks the agreed extension (the response's
 `Sec-WebSocket-Extensions` and the extension object websockets built from
@@ -11,6 +14,7 @@ check failed.
 """
 
 import asyncio
+import ssl
 import sys
 
 import websockets
@@ -109,8 +113,10 @@ def same(sent, echo):
     return type(sent) is type(echo) and sent == echo, sent
 
 
-async def run_variant(url, name, kwargs, must_contain, expected):
+async def run_variant(url, name, kwargs, must_contain, expected, tls):
     log(f"--- {name}")
+    if tls is not None:
+        kwargs = dict(kwargs, ssl=tls)
     async with connect(url, max_size=MAX_SIZE, open_timeout=10, close_timeout=10,
                        **kwargs) as ws:
         header = ws.response.headers.get("Sec-WebSocket-Extensions")
@@ -163,17 +169,20 @@ async def run_variant(url, name, kwargs, must_contain, expected):
               f"[{name}] close handshake: rws answered {received}")
 
 
-async def main(url):
+async def main(url, cafile):
     log(f"websockets {websockets.__version__}")
+    tls = ssl.create_default_context(cafile=cafile) if cafile else None
+    if tls is not None:
+        log(f"TLS: trusting only {cafile}")
     for name, kwargs, must_contain, expected in VARIANTS:
         try:
-            await run_variant(url, name, kwargs, must_contain, expected)
+            await run_variant(url, name, kwargs, must_contain, expected, tls)
         except Exception as e:  # any failure of a variant is one failed check
             check(False, f"[{name}] {type(e).__name__}: {e}")
     return exit_status()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: client.py ws://HOST:PORT/echo")
-    sys.exit(asyncio.run(main(sys.argv[1])))
+    if len(sys.argv) not in (2, 3):
+        sys.exit("usage: client.py ws://HOST:PORT/echo | wss://HOST:PORT/echo CA.pem")
+    sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else None)))

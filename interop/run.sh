@@ -9,6 +9,11 @@
 #   2. rws client (crates/rws/examples/interop_client.rs) -> Python echo
 #      server (interop/server.py), with websockets' default deflate settings
 #      and with no context takeover and server_max_window_bits=11.
+#   3. Over TLS (certificates made by interop/make-certs.sh): the Python
+#      client, and Node's `ws` client (npm, interop/node), -> `rws serve
+#      --tls-cert`.
+#   4. Over TLS: the rws client -> the Python server with TLS; and refused
+#      under another CA.
 #
 # Needs python3 with venv and pip, and PyPI access the first time: websockets
 # goes into the venv target/interop-venv, which later runs reuse. Only
@@ -95,8 +100,8 @@ echo "websockets $VERSION (from \"$WEBSOCKETS\")"
 
 timeout 3600 cargo build --release --locked -p rws-cli \
   || die "cargo build --release -p rws-cli failed"
-timeout 3600 cargo build --release --locked -p rws --example interop_client \
-  || die "cargo build --release -p rws --example interop_client failed"
+timeout 3600 cargo build --release --locked -p rws --features rustls --example interop_client \
+  || die "cargo build --release -p rws --features rustls --example interop_client failed"
 
 echo
 echo "=== 1. Python websockets client -> rws serve"
@@ -160,6 +165,68 @@ for variant in default lean; do
   fi
   stop "$SERVER"
 done
+
+echo
+echo "=== 3. over TLS: Python websockets and Node ws clients -> rws serve --tls-cert"
+interop/make-certs.sh "$LOGS/certs" || die "cannot make the test certificates"
+timeout 120 target/release/rws serve --listen 127.0.0.1:0 \
+  --tls-cert "$LOGS/certs/server.pem" --tls-key "$LOGS/certs/server.key" 2>"$LOGS/rws-serve-tls.log" &
+SERVE=$!
+PIDS+=("$SERVE")
+if URL=$(wait_for "$LOGS/rws-serve-tls.log" 'wss://127\.0\.0\.1:[0-9]+/echo' "$SERVE"); then
+  # By name: the certificate is for localhost (and 127.0.0.1).
+  URL=${URL/127.0.0.1/localhost}
+  check ok "rws serve --tls-cert listening on $URL"
+  timeout 60 "$PY" interop/client.py "$URL" "$LOGS/certs/ca.pem" 2>&1 | tee "$LOGS/client.py-tls.log"
+  rc=${PIPESTATUS[0]}
+  count_checks "$LOGS/client.py-tls.log"
+  cond "client.py over TLS exited 0 (got $rc)" test "$rc" = 0
+  if [ ! -f interop/node/node_modules/.package-lock.json ] \
+    || [ interop/node/package-lock.json -nt interop/node/node_modules/.package-lock.json ]; then
+    (cd interop/node && timeout 300 npm ci --no-audit --no-fund) >"$LOGS/npm.log" 2>&1 \
+      || die "npm ci in interop/node failed (see $LOGS/npm.log)"
+  fi
+  timeout 60 node interop/node/client.mjs "$URL" "$LOGS/certs/ca.pem" 2>&1 | tee "$LOGS/node-client.log"
+  rc=${PIPESTATUS[0]}
+  count_checks "$LOGS/node-client.log"
+  cond "Node ws client over TLS exited 0 (got $rc)" test "$rc" = 0
+  cond "rws serve --tls-cert logged no warnings or errors" \
+    sh -c "! grep -E ' (WARN|ERROR) ' '$LOGS/rws-serve-tls.log'"
+else
+  check fail "rws serve --tls-cert did not announce its address (see $LOGS/rws-serve-tls.log)"
+fi
+stop "$SERVE"
+
+echo
+echo "=== 4. over TLS: rws client -> Python websockets server"
+out="$LOGS/server-tls.out"
+timeout 60 "$PY" interop/server.py default "$LOGS/certs/server.pem" "$LOGS/certs/server.key" \
+  >"$out" 2>"$LOGS/server-tls.err" &
+SERVER=$!
+PIDS+=("$SERVER")
+if PORT=$(wait_for "$out" '^port: [0-9]+' "$SERVER"); then
+  PORT=${PORT#port: }
+  timeout 60 target/release/examples/interop_client "wss://localhost:$PORT/" "$LOGS/certs/ca.pem" 2>&1 \
+    | tee "$LOGS/interop_client-tls.log"
+  rc=${PIPESTATUS[0]}
+  count_checks "$LOGS/interop_client-tls.log"
+  cond "interop_client over TLS exited 0 (got $rc)" test "$rc" = 0
+  cond "interop_client ran over TLS" grep -qx 'tls: true' "$LOGS/interop_client-tls.log"
+  done_line=$(wait_for "$out" '^done: .*' "$SERVER" 5)
+  cond "Python server over TLS received close 1000 (${done_line:-no done: line})" \
+    grep -q ' close=1000' <<<"$done_line"
+  # rws's connect checks the CA: under another CA (of the same name, so
+  # rustls reports the signature) the server is refused.
+  interop/make-certs.sh "$LOGS/other-ca" >/dev/null
+  timeout 30 target/release/examples/interop_client "wss://localhost:$PORT/" "$LOGS/other-ca/ca.pem" \
+    >"$LOGS/interop_client-wrong-ca.log" 2>&1
+  cond "interop_client refuses the server under another CA ($(cat "$LOGS/interop_client-wrong-ca.log"))" \
+    grep -q "FAIL connection: TLS with the server localhost failed: its certificate" \
+    "$LOGS/interop_client-wrong-ca.log"
+else
+  check fail "server.py over TLS did not announce its port (see $LOGS/server-tls.err)"
+fi
+stop "$SERVER"
 
 echo
 echo "interop: $PASSED passed, $FAILED failed"

@@ -18,6 +18,7 @@ Stops after 50 s if not killed first.
 """
 
 import asyncio
+import ssl
 import sys
 
 import websockets
@@ -72,13 +73,21 @@ async def echo(ws):
     )
 
 
-async def main(variant):
+async def main(variant, cert, key):
     log(f"websockets {websockets.__version__}, variant {variant}")
-    async with serve(echo, "127.0.0.1", 0, max_size=MAX_SIZE, **options(variant)) as server:
+    tls = None
+    if cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
+        log(f"TLS with {cert}")
+    async with serve(echo, "127.0.0.1", 0, max_size=MAX_SIZE, ssl=tls,
+                     **options(variant)) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         print(f"port: {port}", flush=True)
         await asyncio.sleep(LIFETIME)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "default"))
+    # server.py [VARIANT [CERT.pem KEY.pem]]: over TLS with a certificate.
+    args = sys.argv[1:] + [None] * 3
+    asyncio.run(main(args[0] or "default", args[1], args[2]))

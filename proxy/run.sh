@@ -7,8 +7,8 @@
 # are read as curl reads them, and --no-proxy ignores them.
 #
 # Installs tinyproxy and dante-server with apt-get the first time. Certificates
-# (a CA and a server certificate for localhost) are made with openssl at
-# run time. Only 127.0.0.1 is used; every process runs under `timeout` and
+# (a CA and a server certificate for localhost) are made at run time by
+# interop/make-certs.sh. Only 127.0.0.1 is used; every process runs under `timeout` and
 # is stopped on exit. Logs go to target/proxy-logs/. Builds honour
 # CARGO_BUILD_JOBS.
 #
@@ -57,7 +57,6 @@ if ! command -v tinyproxy >/dev/null || ! command -v danted >/dev/null; then
   { apt-get update -qq && apt-get install -y -qq tinyproxy dante-server; } >/dev/null ||
     die "cannot install tinyproxy and dante-server"
 fi
-command -v openssl >/dev/null || die "openssl is needed to make the test certificates"
 
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
@@ -65,15 +64,7 @@ cargo build -q --locked -p rws-cli || die "build failed"
 RWS=target/debug/rws
 
 # A CA and a certificate for localhost and 127.0.0.1, made now.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -subj "/CN=rws proxy test CA" -keyout "$LOGS/ca.key" -out "$LOGS/ca.pem" 2>"$LOGS/openssl.log" ||
-  die "openssl: CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-  -keyout "$LOGS/server.key" -out "$LOGS/server.csr" 2>>"$LOGS/openssl.log" || die "openssl: key"
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$LOGS/san.ext"
-openssl x509 -req -in "$LOGS/server.csr" -CA "$LOGS/ca.pem" -CAkey "$LOGS/ca.key" \
-  -CAcreateserial -days 2 -extfile "$LOGS/san.ext" -out "$LOGS/server.pem" 2>>"$LOGS/openssl.log" ||
-  die "openssl: server certificate"
+interop/make-certs.sh "$LOGS" || die "cannot make the test certificates"
 
 # The servers: plain and TLS.
 WS_PORT=$(free_port)

@@ -8,7 +8,10 @@
 //!
 //! ```sh
 //! cargo run --release -p rws --example interop_client -- ws://127.0.0.1:8765/
+//! cargo run --release -p rws --features rustls --example interop_client -- wss://localhost:8765/ ca.pem
 //! ```
+//!
+//! Over `wss://` it trusts only the CA certificate given.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,10 +25,11 @@ const DEADLINE: Duration = Duration::from_secs(30);
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: interop_client ws://HOST:PORT/PATH");
+        eprintln!("usage: interop_client ws://HOST:PORT/PATH | wss://HOST:PORT/PATH CA.pem");
         return ExitCode::from(2);
     };
-    match tokio::time::timeout(DEADLINE, run(&url)).await {
+    let ca = std::env::args().nth(2);
+    match tokio::time::timeout(DEADLINE, run(&url, ca.as_deref())).await {
         Ok(Ok(0)) => ExitCode::SUCCESS,
         Ok(Ok(failed)) => {
             eprintln!("interop_client: {failed} check(s) failed");
@@ -43,13 +47,19 @@ async fn main() -> ExitCode {
 }
 
 /// Runs the exchange; the number of failed checks.
-async fn run(url: &str) -> Result<usize, rws::Error> {
+async fn run(url: &str, ca: Option<&str>) -> Result<usize, rws::Error> {
     let protocol = Config::default().deflate(Some(DeflateConfig::default()));
     let config = WebSocketConfig::default().core(protocol);
-    let (mut ws, _response) = rws::ClientBuilder::new(url)
-        .config(config)
-        .connect()
-        .await?;
+    let mut builder = rws::ClientBuilder::new(url).config(config);
+    if let Some(ca) = ca {
+        let tls = rws::tls::ClientTls::new()
+            .without_web_pki()
+            .add_ca_pem_file(ca)?
+            .build()?;
+        builder = builder.tls_config(tls);
+    }
+    let (mut ws, _response) = builder.connect().await?;
+    println!("tls: {}", ws.get_ref().is_tls());
 
     let mut failed = 0;
     let mut check = |ok: bool, what: &str| {
