@@ -2,7 +2,6 @@
 //! and stdout.
 
 use std::io::{self, IsTerminal};
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +11,6 @@ use std::time::Duration;
 use clap::Args;
 use rws::deflate::DeflateConfig;
 use rws::http::{HeaderMap, StatusCode, Uri, Version};
-use rws::tls::ClientTls;
 use rws::{
     ClientBuilder, CloseCode, Closed, Config, Error, Event, HandshakeError, Initiator, Message,
     Proxy, ReadHalf, WebSocketConfig, WriteHalf,
@@ -22,6 +20,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::keepalive::KeepaliveArgs;
+use crate::tls_args::ClientTlsArgs;
 
 /// At the end of stdin, how long to wait for replies in flight without
 /// any arriving, and at most in all, before closing.
@@ -93,45 +92,6 @@ pub(crate) struct ConnectArgs {
     /// Connect directly, ignoring the proxy variables of the environment.
     #[arg(long)]
     no_proxy: bool,
-}
-
-/// TLS options for wss://, as curl names them.
-#[derive(Debug, Args)]
-pub(crate) struct ClientTlsArgs {
-    /// Trust the CA certificates in this PEM file, besides the web PKI's.
-    #[arg(long, value_name = "FILE")]
-    cacert: Option<PathBuf>,
-    /// Present this PEM client certificate (chain) if the server asks for
-    /// one; needs --key.
-    #[arg(long, value_name = "FILE", requires = "key")]
-    cert: Option<PathBuf>,
-    /// The PEM private key of --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    key: Option<PathBuf>,
-    /// Do not verify the server's certificate (expired, self-signed, for
-    /// another name): encrypted, but anyone on the path can read along.
-    #[arg(short = 'k', long)]
-    insecure: bool,
-}
-
-impl ClientTlsArgs {
-    /// The TLS configuration these options ask for.
-    pub(crate) fn config(&self) -> Result<Arc<rws::tls::rustls::ClientConfig>, String> {
-        let mut tls = ClientTls::new();
-        if let Some(ca) = &self.cacert {
-            tls = tls.add_ca_pem_file(ca).map_err(|e| e.to_string())?;
-        }
-        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
-            tls = tls
-                .client_cert_pem_files(cert, key)
-                .map_err(|e| e.to_string())?;
-        }
-        if self.insecure {
-            eprintln!("rws: warning: --insecure: the server's certificate is not verified");
-            tls = tls.danger_accept_invalid_certs();
-        }
-        tls.build().map_err(|e| e.to_string())
-    }
 }
 
 fn parse_header(arg: &str) -> Result<(String, String), String> {

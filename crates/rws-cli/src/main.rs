@@ -5,6 +5,7 @@ mod bench;
 mod connect;
 mod keepalive;
 mod serve;
+mod tls_args;
 mod trace;
 
 use std::io::IsTerminal;

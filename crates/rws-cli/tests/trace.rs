@@ -30,7 +30,13 @@ struct Trace {
 async fn trace(upstream: &str, args: &[&str]) -> Trace {
     let mut all = vec!["trace", "--listen", "127.0.0.1:0", "--upstream", upstream];
     all.extend_from_slice(args);
-    let mut started = common::start(&all, "tracing on ws://").await;
+    let tls = args.contains(&"--tls-cert");
+    let marker = if tls {
+        "tracing on wss://"
+    } else {
+        "tracing on ws://"
+    };
+    let mut started = common::start(&all, marker).await;
     let addr = started
         .announced
         .split('/')
@@ -152,6 +158,89 @@ async fn trace_relays_and_shows_an_echo_session() {
         for frame in frames {
             assert!(violations(frame).is_empty(), "{frame}");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn trace_terminates_tls_on_both_sides_and_shows_the_frames_in_between() {
+    bounded(async {
+        // One CA, one certificate for localhost, made now; in files, as the
+        // command line takes them.
+        let dir = std::env::temp_dir().join(format!("rws-trace-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).expect("CA").pem();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("leaf");
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write");
+            path.to_str().expect("utf-8").to_owned()
+        };
+        let (ca_file, cert, key) = (
+            file("ca.pem", &ca_pem),
+            file("cert.pem", &leaf.pem()),
+            file("key.pem", &key.serialize_pem()),
+        );
+        let tls = ["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
+        let started = common::start(
+            &[&["serve", "--listen", "127.0.0.1:0"][..], &tls[..]].concat(),
+            "listening on wss://",
+        )
+        .await;
+        let _server = started.child;
+        let port = started
+            .announced
+            .trim_end_matches("/echo")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_owned();
+        let upstream = format!("wss://localhost:{port}/echo");
+        let args = [&tls[..], &["--cacert", ca_file.as_str(), "--json"][..]].concat();
+        let mut trace = trace(&upstream, &args).await;
+        let trace_port = trace.addr.rsplit(':').next().unwrap().to_owned();
+
+        let client_tls = rws::tls::ClientTls::new()
+            .without_web_pki()
+            .add_ca_pem(ca_pem.as_bytes())
+            .expect("CA")
+            .build()
+            .expect("config");
+        let (mut ws, _) = rws::ClientBuilder::new(format!("wss://localhost:{trace_port}/x"))
+            .tls_config(client_tls)
+            .connect()
+            .await
+            .expect("connect through the tracer over TLS");
+        ws.send(Message::text("secret")).await.expect("send");
+        assert_eq!(
+            ws.recv().await.expect("echo").expect("ok"),
+            Message::text("secret")
+        );
+        ws.close(CloseCode::NORMAL, "").await.expect("close");
+        let records = trace.json_until_both_ends().await;
+        let frames = frames(&records);
+        // The tracer saw the plaintext frames both ways, the upgrade too.
+        assert_eq!(frames[0]["from"], "client");
+        assert_eq!(frames[0]["text"], "secret");
+        assert_eq!(frames[1]["from"], "server");
+        assert_eq!(frames[1]["text"], "secret");
+        let heads: Vec<&Value> = records.iter().filter(|r| r["event"] == "head").collect();
+        assert!(heads[0]["head"]
+            .as_str()
+            .unwrap()
+            .starts_with("GET /echo HTTP/1.1\n"));
+        for frame in frames {
+            assert!(violations(frame).is_empty(), "{frame}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     })
     .await;
 }

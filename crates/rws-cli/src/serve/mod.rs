@@ -12,7 +12,6 @@ mod echo;
 mod page;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +29,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::keepalive::KeepaliveArgs;
+use crate::tls_args::ServerTlsArgs;
 
 /// How long the server waits, in total, for the close handshakes of the
 /// open connections when it shuts down.
@@ -60,13 +60,10 @@ pub(crate) struct ServeArgs {
     /// Binary messages from chat clients are ignored.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     chat_queue: u32,
-    /// Serve wss:// (and the chat page over https://) with this PEM
-    /// certificate chain, the server's certificate first; needs --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
+    /// With --tls-cert and --tls-key: wss://, and the chat page over
+    /// https://.
+    #[command(flatten)]
+    tls: ServerTlsArgs,
     #[command(flatten)]
     keepalive: KeepaliveArgs,
 }
@@ -91,12 +88,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(TlsAcceptor::from_pem_files(cert, key).map_err(|e| e.to_string())?)
-        }
-        _ => None,
-    };
+    let tls = args.tls.acceptor()?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let (ws, http) = if tls.is_some() {
         ("wss", "https")

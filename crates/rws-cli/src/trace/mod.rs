@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use clap::{Args, ValueEnum};
 
+use crate::tls_args::{ClientTlsArgs, ServerTlsArgs};
 use analyze::ConnTrace;
 use capture::{Capture, CaptureEvent};
 use output::Output;
@@ -31,16 +32,24 @@ use record::{Dir, Event, Record};
     after_help = "Each frame is one line: time (UTC), connection id, direction, FIN, \
 RSV1-3, opcode, masking key, payload length and its encoding, a preview, close code and \
 reason, and the violations seen on it after \"!!\". The proxy relays bytes unchanged, \
-except the request target (when --upstream names a path) and Host."
+except the request target (when --upstream names a path) and Host. Over TLS (--tls-cert, a \
+wss:// upstream) it terminates TLS on each side and traces the bytes in between."
 )]
 pub(crate) struct TraceArgs {
     /// The address the proxy listens on.
     #[arg(long, default_value = "127.0.0.1:9002", conflicts_with = "pcap")]
     listen: SocketAddr,
-    /// The server to relay to: ws://HOST[:PORT][/path]. With a path, it
-    /// replaces the path the client asked for.
+    /// The server to relay to: ws://HOST[:PORT][/path] or wss://…. With a
+    /// path, it replaces the path the client asked for.
     #[arg(long, required_unless_present = "pcap", value_name = "URL")]
     upstream: Option<String>,
+    /// With --tls-cert and --tls-key, clients reach the tracer over TLS;
+    /// with a wss:// upstream, it reaches the server over TLS (--cacert,
+    /// --cert/--key, --insecure): the tracer sees the frames in between.
+    #[command(flatten)]
+    tls: ServerTlsArgs,
+    #[command(flatten)]
+    upstream_tls: ClientTlsArgs,
     /// Read a libpcap or pcapng capture of ws:// traffic instead of
     /// proxying (`-` for standard input).
     #[arg(long, value_name = "FILE")]
@@ -112,8 +121,11 @@ pub(crate) async fn run(args: TraceArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    let upstream = proxy::Upstream::parse(args.upstream.as_deref().unwrap_or_default())?;
-    proxy::run(args.listen, upstream, printer).await
+    let tls = args.tls.acceptor()?;
+    let upstream = proxy::Upstream::parse(args.upstream.as_deref().unwrap_or_default(), || {
+        args.upstream_tls.config()
+    })?;
+    proxy::run(args.listen, tls, upstream, printer).await
 }
 
 /// Traces every connection of a capture, in capture order; `-` reads

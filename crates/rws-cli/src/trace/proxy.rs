@@ -1,14 +1,18 @@
 //! The tracing proxy: relays each client to the upstream server, bytes
 //! unchanged (but the request target and `Host`, which name the upstream),
 //! and traces both directions as they pass.
+//!
+//! Over TLS it terminates: clients reach it over TLS with its own
+//! certificate (--tls-cert), it reaches a `wss://` upstream over another
+//! TLS connection, and traces the bytes in between.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rws::http::Uri;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use rws::tls::TlsAcceptor;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
@@ -19,11 +23,20 @@ use super::Printer;
 /// The largest request head rewritten; a longer one is relayed as it is.
 const MAX_HEAD: usize = 64 << 10;
 
-/// Where the proxy relays to, from a `ws://HOST[:PORT][/path]` URL.
-#[derive(Clone, Debug)]
+/// Either side's stream: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+type Stream = Box<dyn Io>;
+
+/// Where the proxy relays to, from a `ws[s]://HOST[:PORT][/path]` URL.
+#[derive(Clone)]
 pub(super) struct Upstream {
     /// `HOST:PORT`, to connect to.
     authority: String,
+    /// The host name, for the upstream's certificate.
+    server_name: String,
+    /// `wss://`: TLS to the upstream, with this configuration.
+    tls: Option<Arc<rws::tls::rustls::ClientConfig>>,
     /// The `Host` value to send.
     host: String,
     /// The request target replacing the client's, when the URL had a path.
@@ -31,24 +44,28 @@ pub(super) struct Upstream {
 }
 
 impl Upstream {
-    /// Parses a `ws://` URL.
-    pub(super) fn parse(url: &str) -> Result<Upstream, String> {
+    /// Parses a `ws://` or `wss://` URL; `tls` is the configuration for
+    /// `wss://`, called only then.
+    pub(super) fn parse(
+        url: &str,
+        tls: impl FnOnce() -> Result<Arc<rws::tls::rustls::ClientConfig>, String>,
+    ) -> Result<Upstream, String> {
         let uri: Uri = url
             .parse()
             .map_err(|e| format!("bad upstream URL {url:?}: {e}"))?;
-        match uri.scheme_str() {
-            Some("ws") => {}
-            Some("wss") => {
-                return Err(
-                    "wss:// upstreams are not supported: the tracer must read the bytes, \
-                     which TLS hides"
-                        .into(),
-                )
+        let tls = match uri.scheme_str() {
+            Some("ws") => None,
+            Some("wss") => Some(tls()?),
+            _ => {
+                return Err(format!(
+                    "the upstream must be a ws:// or wss:// URL, not {url:?}"
+                ))
             }
-            _ => return Err(format!("the upstream must be a ws:// URL, not {url:?}")),
-        }
+        };
         let authority = uri.authority().ok_or("the upstream URL has no host")?;
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority
+            .port_u16()
+            .unwrap_or(if tls.is_some() { 443 } else { 80 });
         let host = authority.host();
         // `ws://host` and `ws://host/` both parse to the path "/": only a
         // URL that names a path (or query) replaces the client's target.
@@ -60,15 +77,45 @@ impl Upstream {
             .map(|p| p.as_str().to_owned());
         Ok(Upstream {
             authority: format!("{host}:{port}"),
+            server_name: host.trim_matches(['[', ']']).to_owned(),
+            tls,
             host: authority.as_str().to_owned(),
             target,
         })
     }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        }
+    }
+
+    /// Connects to the upstream: TCP, then TLS for `wss://`.
+    async fn connect(&self) -> Result<(Stream, SocketAddr), String> {
+        let tcp = TcpStream::connect(&self.authority)
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        let addr = tcp.peer_addr().map_err(|e| e.to_string())?;
+        let Some(config) = &self.tls else {
+            return Ok((Box::new(tcp), addr));
+        };
+        let name = rws::tls::rustls::pki_types::ServerName::try_from(self.server_name.clone())
+            .map_err(|e| format!("{:?} is not a server name: {e}", self.server_name))?;
+        let tls = tokio_rustls::TlsConnector::from(config.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        Ok((Box::new(tls), addr))
+    }
 }
 
-/// Accepts clients until the process is stopped.
+/// Accepts clients (over TLS with `tls`) until the process is stopped.
 pub(super) async fn run(
     listen: SocketAddr,
+    tls: Option<TlsAcceptor>,
     upstream: Upstream,
     printer: Arc<Printer>,
 ) -> Result<(), String> {
@@ -76,7 +123,13 @@ pub(super) async fn run(
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    info!("tracing on ws://{local}/ -> ws://{}", upstream.authority);
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    info!(
+        "tracing on {scheme}://{local}/ -> {}://{}",
+        upstream.scheme(),
+        upstream.authority
+    );
+    let tls = tls.map(|acceptor| tokio_rustls::TlsAcceptor::from(acceptor.config().clone()));
     let upstream = Arc::new(upstream);
     let mut next_id = 0;
     loop {
@@ -91,6 +144,7 @@ pub(super) async fn run(
         tokio::spawn(relay(
             next_id,
             client,
+            tls.clone(),
             peer,
             upstream.clone(),
             printer.clone(),
@@ -132,11 +186,24 @@ impl Traced {
 async fn relay(
     id: u64,
     client: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     peer: SocketAddr,
     upstream: Arc<Upstream>,
     printer: Arc<Printer>,
 ) {
-    let server = match TcpStream::connect(&upstream.authority).await {
+    let _ = client.set_nodelay(true);
+    let client: Stream = match tls {
+        None => Box::new(client),
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(client));
+            match handshake.await {
+                Ok(Ok(tls)) => Box::new(tls),
+                Ok(Err(e)) => return warn!(%peer, "TLS with the client failed: {e}"),
+                Err(_) => return warn!(%peer, "TLS with the client timed out"),
+            }
+        }
+    };
+    let (server, server_addr) = match upstream.connect().await {
         Ok(server) => server,
         Err(e) => {
             warn!(%peer, "cannot reach the upstream {}: {e}", upstream.authority);
@@ -149,9 +216,6 @@ async fn relay(
             return;
         }
     };
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let server_addr = server.peer_addr().unwrap_or(peer);
     printer.print(&[Record {
         time: now(),
         conn: id,
@@ -165,8 +229,8 @@ async fn relay(
         trace: Mutex::new(ConnTrace::new(id)),
         printer,
     });
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
+    let (client_read, client_write) = tokio::io::split(client);
+    let (server_read, server_write) = tokio::io::split(server);
     let upstream_head = async {
         let mut from = client_read;
         let mut to = server_write;
@@ -185,7 +249,7 @@ async fn relay(
 /// request is read and dropped (at most `MAX_HEAD` bytes, for at most a
 /// second), because closing a socket with unread input resets it and the
 /// client could lose the answer.
-async fn refuse(mut client: TcpStream, answer: &[u8]) {
+async fn refuse(mut client: Stream, answer: &[u8]) {
     if client.write_all(answer).await.is_err() || client.shutdown().await.is_err() {
         return;
     }
@@ -204,8 +268,8 @@ async fn refuse(mut client: TcpStream, answer: &[u8]) {
 
 /// Relays the request head with the upstream's target and `Host`.
 async fn relay_head(
-    from: &mut OwnedReadHalf,
-    to: &mut OwnedWriteHalf,
+    from: &mut ReadHalf<Stream>,
+    to: &mut WriteHalf<Stream>,
     upstream: &Upstream,
     traced: &Traced,
 ) -> Result<(), String> {
@@ -278,7 +342,7 @@ fn request_line(line: &[u8], upstream: &Upstream) -> Vec<u8> {
 }
 
 /// Relays one direction until its end, tracing what passes.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Dir, traced: &Traced) {
+async fn pump(mut from: ReadHalf<Stream>, mut to: WriteHalf<Stream>, dir: Dir, traced: &Traced) {
     let mut buf = vec![0; 64 << 10];
     let how = loop {
         let n = match from.read(&mut buf).await {
@@ -301,28 +365,44 @@ async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, dir: Dir, traced:
 mod tests {
     use super::*;
 
+    /// No TLS configuration: a `ws://` URL must not ask for one.
+    fn no_tls() -> Result<Arc<rws::tls::rustls::ClientConfig>, String> {
+        Err("asked for TLS".into())
+    }
+
     #[test]
     fn upstream_urls() {
-        let u = Upstream::parse("ws://127.0.0.1:9001/echo").unwrap();
+        let u = Upstream::parse("ws://127.0.0.1:9001/echo", no_tls).unwrap();
         assert_eq!(u.authority, "127.0.0.1:9001");
         assert_eq!(u.target.as_deref(), Some("/echo"));
-        let u = Upstream::parse("ws://example.com").unwrap();
+        assert!(u.tls.is_none());
+        let u = Upstream::parse("ws://example.com", no_tls).unwrap();
         assert_eq!((u.authority.as_str(), u.target), ("example.com:80", None));
-        assert!(Upstream::parse("wss://example.com")
-            .unwrap_err()
-            .contains("TLS"));
-        assert!(Upstream::parse("http://example.com").is_err());
+        // wss://: port 443 by default, TLS with the configuration given.
+        let tls = || {
+            rws::tls::ClientTls::new()
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        let u = Upstream::parse("wss://example.com/feed", tls).unwrap();
+        assert_eq!(
+            (u.authority.as_str(), u.server_name.as_str()),
+            ("example.com:443", "example.com")
+        );
+        assert!(u.tls.is_some());
+        assert!(Upstream::parse("wss://example.com", no_tls).is_err());
+        assert!(Upstream::parse("http://example.com", no_tls).is_err());
     }
 
     #[test]
     fn the_head_names_the_upstream() {
-        let u = Upstream::parse("ws://10.0.0.1:9001/echo?x=1").unwrap();
+        let u = Upstream::parse("ws://10.0.0.1:9001/echo?x=1", no_tls).unwrap();
         let head = b"GET /chat HTTP/1.1\r\nhost: proxy:9002\r\nUpgrade: websocket\r\n\r\n";
         assert_eq!(
             rewrite_head(head, &u),
             b"GET /echo?x=1 HTTP/1.1\r\nHost: 10.0.0.1:9001\r\nUpgrade: websocket\r\n\r\n"
         );
-        let keep = Upstream::parse("ws://10.0.0.1:9001").unwrap();
+        let keep = Upstream::parse("ws://10.0.0.1:9001", no_tls).unwrap();
         assert_eq!(
             rewrite_head(head, &keep),
             b"GET /chat HTTP/1.1\r\nHost: 10.0.0.1:9001\r\nUpgrade: websocket\r\n\r\n"
