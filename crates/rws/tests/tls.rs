@@ -311,3 +311,53 @@ fn a_client_that_never_starts_tls_hits_the_servers_handshake_timeout() {
     let result = server.join().expect("server");
     assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
 }
+
+/// A raw TLS client (tokio-rustls, not rws) against a server that closes:
+/// the upgrade by hand, the server's close frame answered, then what the
+/// end of the TLS stream looks like: `Ok(0)` after the server's
+/// close_notify, an `UnexpectedEof` error without it.
+fn end_of_tls_after_a_server_close(server: Server) -> std::io::Result<usize> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = Pki::new();
+    let (addr, handle) = server(pki.acceptor(LOCALHOST));
+    let end = runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let name = rws::tls::rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut tls = tokio_rustls::TlsConnector::from(pki.client())
+            .connect(name, tcp)
+            .await
+            .expect("TLS");
+        let request = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n\r\n";
+        tls.write_all(request.as_bytes()).await.expect("request");
+        // The 101, then a masked close frame with 1000 (RFC 6455 §5.5.1):
+        // the echo server under test answers it and closes.
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(tls.read_u8().await.expect("head"));
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"));
+        tls.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])
+            .await
+            .expect("close");
+        let mut reply = [0; 4];
+        tls.read_exact(&mut reply).await.expect("the close reply");
+        assert_eq!(reply, [0x88, 0x02, 0x03, 0xe8]);
+        // RFC 6455 §7.1.1: the server closes the connection first.
+        let mut rest = [0; 16];
+        tls.read(&mut rest).await
+    });
+    let _ = handle.join();
+    end
+}
+
+#[test]
+fn a_server_ends_tls_with_close_notify_in_both_adapters() {
+    for (name, server) in SERVERS {
+        match end_of_tls_after_a_server_close(server) {
+            Ok(0) => {}
+            other => panic!("{name}: the end of the TLS stream was {other:?}, not a close_notify"),
+        }
+    }
+}

@@ -117,7 +117,10 @@ impl ClientBuilder {
             self.spec.config,
             deadline,
         )?;
-        Ok((ws.with_socket(transport::tcp_of), response))
+        let ws = ws.with_socket(transport::tcp_of);
+        #[cfg(feature = "rustls")]
+        let ws = ws.with_close_notify(transport::close_notify);
+        Ok((ws, response))
     }
 
     /// Runs the handshake on a stream the caller connected (TLS, a proxy
@@ -320,7 +323,9 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, NoHttp> {
     ) -> Result<WebSocket<TlsStream>, Error> {
         let tls = tls_accept(acceptor, stream, self.spec.config.handshake_timeout)?;
         let ws = util::websocket(self.serve_on(tls, Some(tls_socket))?)?;
-        Ok(ws.with_socket(tls_socket))
+        Ok(ws
+            .with_socket(tls_socket)
+            .with_close_notify(tls_close_notify))
     }
 }
 
@@ -328,6 +333,12 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, NoHttp> {
 /// [`ServerBuilder::accept_tls`].
 #[cfg(feature = "rustls")]
 pub type TlsStream = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+/// Queues the TLS session's close_notify on a [`TlsStream`].
+#[cfg(feature = "rustls")]
+fn tls_close_notify(stream: &mut TlsStream) {
+    stream.conn.send_close_notify();
+}
 
 /// The [`SocketOf`] a [`TlsStream`].
 #[cfg(feature = "rustls")]
@@ -375,7 +386,10 @@ impl<F: FnOnce(&UpgradeRequest) -> Decision> ServerBuilder<F, WithHttp> {
     ) -> Result<Accepted<WebSocket<TlsStream>>, Error> {
         let tls = tls_accept(acceptor, stream, self.spec.config.handshake_timeout)?;
         Ok(match self.serve_on(tls, Some(tls_socket))? {
-            Accepted::WebSocket(ws) => Accepted::WebSocket(ws.with_socket(tls_socket)),
+            Accepted::WebSocket(ws) => Accepted::WebSocket(
+                ws.with_socket(tls_socket)
+                    .with_close_notify(tls_close_notify),
+            ),
             Accepted::Http(status) => Accepted::Http(status),
         })
     }

@@ -23,6 +23,9 @@ pub(crate) struct Inner<S> {
     /// The `TcpStream` under `stream`, when known: its timeouts bound the
     /// waits by the core's deadlines, and it is shut down at the end.
     pub(crate) socket: Option<SocketOf<S>>,
+    /// Ends the TLS session on the stream (queues its close_notify), when
+    /// the stream is a known TLS one.
+    pub(crate) close_notify: Option<fn(&mut S)>,
     timer: SocketTimer,
     read_buf: ReadBuffer,
 }
@@ -61,6 +64,7 @@ impl<S: Read + Write> Inner<S> {
             stream,
             driver,
             socket: None,
+            close_notify: None,
             timer: SocketTimer::default(),
             read_buf,
         }
@@ -220,6 +224,11 @@ impl<S: Read + Write> Inner<S> {
     /// nothing for the user.
     fn shutdown(&mut self) {
         if self.driver.conn.transport_action() != rws_proto::TransportAction::Abort {
+            // TLS ends with its close_notify, written by the flush: a peer
+            // can then tell the end from a cut connection.
+            if let Some(close_notify) = self.close_notify {
+                close_notify(&mut self.stream);
+            }
             let _ = flush(&mut self.stream);
         }
         if let Some(socket) = self.socket {

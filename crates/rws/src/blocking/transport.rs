@@ -46,6 +46,14 @@ pub(crate) fn tcp_of(stream: &MaybeTlsStream) -> &TcpStream {
     stream.tcp()
 }
 
+/// Queues the TLS session's close_notify, if TLS runs on the stream.
+#[cfg(feature = "rustls")]
+pub(crate) fn close_notify(stream: &mut MaybeTlsStream) {
+    if let MaybeTlsStream::Rustls(tls) = stream {
+        tls.conn.send_close_notify();
+    }
+}
+
 impl Read for MaybeTlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

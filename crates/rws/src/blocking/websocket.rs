@@ -34,6 +34,14 @@ impl<S: Read + Write> WebSocket<S> {
         self
     }
 
+    /// Lets the connection end the TLS session on its stream (a
+    /// close_notify) before it shuts the socket down.
+    #[cfg(feature = "rustls")]
+    pub(crate) fn with_close_notify(mut self, close_notify: fn(&mut S)) -> Self {
+        self.inner.close_notify = Some(close_notify);
+        self
+    }
+
     /// The next message, or `None` after the connection closed cleanly.
     ///
     /// How the connection ended shows here, so that a loop over `recv`
