@@ -90,6 +90,59 @@ where
     }
 }
 
+/// [`serve`] over TLS: the certificate chain and key (PEM files) are the
+/// second and third arguments; each connection's TLS handshake (rustls
+/// with ring, ALPN http/1.1, as rws's own acceptor) runs in its task
+/// before `echo` gets the stream.
+pub async fn serve_tls<F, T, E>(
+    name: &'static str,
+    echo: F,
+    expected: fn(&E) -> bool,
+) -> io::Result<()>
+where
+    F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> T + Clone + Send + 'static,
+    T: std::future::Future<Output = Result<(), E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls;
+    let arg = |i: usize| std::env::args().nth(i).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("usage: {name} ADDR CERT.pem KEY.pem"))
+    });
+    let invalid = |e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    let chain = CertificateDer::pem_file_iter(arg(2)?)
+        .map_err(|e| invalid(&e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(&e))?;
+    let key = PrivateKeyDer::from_pem_file(arg(3)?).map_err(|e| invalid(&e))?;
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| invalid(&e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = listen().await?;
+    loop {
+        let tcp = accept(&listener).await;
+        let (acceptor, echo) = (acceptor.clone(), echo.clone());
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(tcp).await {
+                Ok(tls) => tls,
+                Err(e) => return eprintln!("{name}: TLS: {e}"),
+            };
+            match echo(tls).await {
+                Err(e) if !expected(&e) => eprintln!("{name}: {e}"),
+                _ => {}
+            }
+        });
+    }
+}
+
 /// Whether an I/O error is the peer going away (the load generator drops its
 /// connections at the end of a run without a close handshake): not worth a
 /// line on stderr.

@@ -104,6 +104,37 @@ async fn bench_deflate_sends_compressed_messages_and_verifies_the_inflated_echoe
 }
 
 #[tokio::test]
+async fn bench_speaks_wss_and_verifies_every_echo() {
+    let certs = common::TestCerts::new("bench-tls");
+    let (_server, port) = certs.serve().await;
+    let url = format!("wss://localhost:{port}/echo");
+    let r = bench(&[
+        &url,
+        "--cacert",
+        &certs.ca,
+        "-c",
+        "3",
+        "-d",
+        "2",
+        "-s",
+        "2KiB",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.1",
+        "--verify",
+    ])
+    .await;
+    assert_eq!(r["opened"], 3, "{r}");
+    assert!(r["messages"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+    // Without the CA, every connection fails its handshake.
+    let r = bench(&[&url, "-c", "2", "--duration", "0.2", "--warmup", "0"]).await;
+    assert_eq!(r["opened"], 0, "{r}");
+    assert_eq!(r["errors"]["handshake"], 2, "{r}");
+}
+
+#[tokio::test]
 async fn bench_idle_reports_memory_per_connection() {
     let (server, addr) = common::serve(&[]).await;
     let pid = server.id().expect("a pid").to_string();

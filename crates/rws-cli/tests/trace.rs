@@ -165,44 +165,15 @@ async fn trace_relays_and_shows_an_echo_session() {
 #[tokio::test]
 async fn trace_terminates_tls_on_both_sides_and_shows_the_frames_in_between() {
     bounded(async {
-        // One CA, one certificate for localhost, made now; in files, as the
-        // command line takes them.
-        let dir = std::env::temp_dir().join(format!("rws-trace-tls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca_pem = ca.self_signed(&ca_key).expect("CA").pem();
-        let issuer = rcgen::Issuer::new(ca, ca_key);
-        let key = rcgen::KeyPair::generate().expect("key");
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-            .expect("params")
-            .signed_by(&key, &issuer)
-            .expect("leaf");
-        let file = |name: &str, text: &str| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).expect("write");
-            path.to_str().expect("utf-8").to_owned()
-        };
-        let (ca_file, cert, key) = (
-            file("ca.pem", &ca_pem),
-            file("cert.pem", &leaf.pem()),
-            file("key.pem", &key.serialize_pem()),
-        );
-        let tls = ["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
-        let started = common::start(
-            &[&["serve", "--listen", "127.0.0.1:0"][..], &tls[..]].concat(),
-            "listening on wss://",
-        )
-        .await;
-        let _server = started.child;
-        let port = started
-            .announced
-            .trim_end_matches("/echo")
-            .rsplit(':')
-            .next()
-            .unwrap()
-            .to_owned();
+        let certs = common::TestCerts::new("trace-tls");
+        let (_server, port) = certs.serve().await;
+        let (ca_file, ca_pem) = (&certs.ca, &certs.ca_pem);
+        let tls = [
+            "--tls-cert",
+            certs.cert.as_str(),
+            "--tls-key",
+            certs.key.as_str(),
+        ];
         let upstream = format!("wss://localhost:{port}/echo");
         let args = [&tls[..], &["--cacert", ca_file.as_str(), "--json"][..]].concat();
         let mut trace = trace(&upstream, &args).await;
@@ -240,7 +211,6 @@ async fn trace_terminates_tls_on_both_sides_and_shows_the_frames_in_between() {
         for frame in frames {
             assert!(violations(frame).is_empty(), "{frame}");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     })
     .await;
 }

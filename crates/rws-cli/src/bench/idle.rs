@@ -10,7 +10,7 @@ use rws::proto::handshake::ClientHandshake;
 use tokio::sync::Semaphore;
 
 use super::procfs::{cpu_seconds, rss_kib};
-use super::wire::open;
+use super::wire::{open, Tls};
 use super::ErrorKind;
 
 /// Handshakes in progress at once while opening.
@@ -31,6 +31,7 @@ pub(super) struct IdleResult {
 /// for `hold` so that the server settles, and reads its memory.
 pub(super) async fn run(
     addr: SocketAddr,
+    tls: Option<Tls>,
     handshake: Arc<ClientHandshake>,
     request: Arc<Vec<u8>>,
     count: usize,
@@ -48,9 +49,9 @@ pub(super) async fn run(
             .acquire_owned()
             .await
             .expect("open semaphore");
-        let (handshake, request) = (handshake.clone(), request.clone());
+        let (handshake, request, tls) = (handshake.clone(), request.clone(), tls.clone());
         tasks.spawn(async move {
-            let opened = open(addr, &handshake, &request).await;
+            let opened = open(addr, tls.as_ref(), &handshake, &request).await;
             drop(permit);
             opened
         });
@@ -59,7 +60,7 @@ pub(super) async fn run(
     let mut errors = BTreeMap::new();
     while let Some(done) = tasks.join_next().await {
         match done.expect("an opening task") {
-            Ok(opened) => held.push(opened.tcp),
+            Ok(opened) => held.push(opened.stream),
             Err(kind) => *errors.entry(kind).or_default() += 1,
         }
     }

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rws::proto::handshake::ClientHandshake;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use rws::deflate::DeflateParams;
 
-use super::wire::{open, EchoReader, Frames, Opened};
+use super::wire::{open, BenchStream, EchoReader, Frames, Opened, Tls};
 use super::ErrorKind;
 
 /// Bytes read at a time by each connection: at least this...
@@ -27,6 +27,8 @@ const LARGE_READ_BUFFER: usize = 256 << 10;
 /// What every thread is given.
 pub(super) struct Plan {
     pub addr: SocketAddr,
+    /// wss://: TLS on every connection.
+    pub tls: Option<Tls>,
     pub handshake: ClientHandshake,
     pub request: Vec<u8>,
     /// Text messages rather than binary.
@@ -99,7 +101,7 @@ pub(super) fn run_thread(
             .map(|_| {
                 let plan = plan.clone();
                 tokio::task::spawn_local(async move {
-                    open(plan.addr, &plan.handshake, &plan.request).await
+                    open(plan.addr, plan.tls.as_ref(), &plan.handshake, &plan.request).await
                 })
             })
             .collect();
@@ -170,15 +172,135 @@ async fn drive(
     stats: Rc<Stats>,
     progress: Arc<AtomicU64>,
 ) {
-    let Opened { tcp, leftover, .. } = opened;
+    let Opened {
+        stream, leftover, ..
+    } = opened;
+    let echoes = Echoes {
+        sent: RefCell::new(VecDeque::with_capacity(plan.depth)),
+        stats: &stats,
+        progress: &progress,
+    };
+    let kind = match stream {
+        BenchStream::Plain(tcp) => drive_tcp(tcp, leftover, &frames, &plan, &echoes).await,
+        BenchStream::Tls(tls) => drive_tls(*tls, leftover, &frames, &plan, &echoes).await,
+    };
+    stats.error(kind);
+}
+
+/// The send times of the messages in flight, and where echoes are counted.
+struct Echoes<'a> {
+    sent: RefCell<VecDeque<Instant>>,
+    stats: &'a Stats,
+    progress: &'a AtomicU64,
+}
+
+impl Echoes<'_> {
+    /// `k` messages leave now.
+    fn sending(&self, k: usize) {
+        let now = Instant::now();
+        self.sent.borrow_mut().extend(std::iter::repeat_n(now, k));
+    }
+
+    /// `done` echoes arrived: their round trips, while measuring.
+    fn arrived(&self, done: usize) -> Result<(), ErrorKind> {
+        let now = Instant::now();
+        let mut sent = self.sent.borrow_mut();
+        let measuring = self.stats.measuring.get();
+        let mut latency = self.stats.latency.borrow_mut();
+        for _ in 0..done {
+            let Some(at) = sent.pop_front() else {
+                return Err(ErrorKind::Protocol);
+            };
+            if measuring {
+                let micros = now.duration_since(at).as_micros() as u64;
+                latency.saturating_record(micros.max(1));
+            }
+        }
+        if measuring {
+            self.stats
+                .messages
+                .set(self.stats.messages.get() + done as u64);
+        }
+        self.progress.fetch_add(done as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Over TLS: a writer that writes what the reader's echoes freed, through
+/// the TLS stream's halves (no `try_write` on TLS).
+async fn drive_tls(
+    stream: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    leftover: Vec<u8>,
+    frames: &Frames,
+    plan: &Plan,
+    echoes: &Echoes<'_>,
+) -> ErrorKind {
+    let (mut read, mut write) = tokio::io::split(stream);
+    let credits = Cell::new(plan.depth);
+    let wake_writer = Notify::new();
+    let writer = async {
+        loop {
+            let k = credits.replace(0);
+            if k == 0 {
+                wake_writer.notified().await;
+                continue;
+            }
+            echoes.sending(k);
+            let bytes = &frames.bytes[..k * frames.frame_len];
+            if write.write_all(bytes).await.is_err() || write.flush().await.is_err() {
+                return ErrorKind::Io;
+            }
+        }
+    };
+    let reader = async {
+        let mut reader = EchoReader::new(frames, plan.verify);
+        let size = frames.frame_len.clamp(READ_BUFFER, LARGE_READ_BUFFER);
+        let mut buf = vec![0; size];
+        let mut first = Some(leftover);
+        loop {
+            let done = match first.take() {
+                Some(leftover) => reader.feed(&leftover),
+                None => match read.read(&mut buf).await {
+                    Ok(0) => Err(ErrorKind::Closed),
+                    Ok(n) => reader.feed(&buf[..n]),
+                    Err(_) => Err(ErrorKind::Io),
+                },
+            };
+            let done = match done {
+                Ok(done) => done,
+                Err(kind) => return kind,
+            };
+            if done == 0 {
+                continue;
+            }
+            if let Err(kind) = echoes.arrived(done) {
+                return kind;
+            }
+            credits.set(credits.get() + done);
+            wake_writer.notify_one();
+        }
+    };
+    tokio::select! {
+        kind = writer => kind,
+        kind = reader => kind,
+    }
+}
+
+/// Over TCP: the reader writes the next frames itself when the socket
+/// takes them, without waking a task per message.
+async fn drive_tcp(
+    tcp: tokio::net::TcpStream,
+    leftover: Vec<u8>,
+    frames: &Frames,
+    plan: &Plan,
+    echoes: &Echoes<'_>,
+) -> ErrorKind {
     let (mut read, write) = tcp.into_split();
-    let sent: RefCell<VecDeque<Instant>> = RefCell::new(VecDeque::with_capacity(plan.depth));
     let credits = Cell::new(plan.depth);
     // Bytes of `frames.bytes` still to write: set while the writer task
     // has a write in progress, so that the reader queues behind it.
     let unwritten = Cell::new(0..0);
     let wake_writer = Notify::new();
-    let frames = &*frames;
     // The writer sends the first frames, and whatever the reader could not
     // write at once (a full socket buffer); the reader writes the rest
     // itself, without waking a task per message.
@@ -191,8 +313,7 @@ async fn drive(
                     wake_writer.notified().await;
                     continue;
                 }
-                let now = Instant::now();
-                sent.borrow_mut().extend(std::iter::repeat_n(now, k));
+                echoes.sending(k);
                 range = 0..k * frames.frame_len;
             }
             while !range.is_empty() {
@@ -222,8 +343,7 @@ async fn drive(
             wake_writer.notify_one();
             return Ok(());
         }
-        let now = Instant::now();
-        sent.borrow_mut().extend(std::iter::repeat_n(now, k));
+        echoes.sending(k);
         let total = k * frames.frame_len;
         let written = match write.try_write(&frames.bytes[..total]) {
             Ok(n) => n,
@@ -257,35 +377,18 @@ async fn drive(
             if done == 0 {
                 continue;
             }
-            let now = Instant::now();
-            {
-                let mut sent = sent.borrow_mut();
-                let measuring = stats.measuring.get();
-                let mut latency = stats.latency.borrow_mut();
-                for _ in 0..done {
-                    let Some(at) = sent.pop_front() else {
-                        return ErrorKind::Protocol;
-                    };
-                    if measuring {
-                        let micros = now.duration_since(at).as_micros() as u64;
-                        latency.saturating_record(micros.max(1));
-                    }
-                }
-                if measuring {
-                    stats.messages.set(stats.messages.get() + done as u64);
-                }
+            if let Err(kind) = echoes.arrived(done) {
+                return kind;
             }
-            progress.fetch_add(done as u64, Ordering::Relaxed);
             if let Err(kind) = send_now(done) {
                 return kind;
             }
         }
     };
-    let kind = tokio::select! {
+    tokio::select! {
         kind = writer => kind,
         kind = reader => kind,
-    };
-    stats.error(kind);
+    }
 }
 
 /// A histogram of round trips from 1 µs to 100 s at 3 significant digits,

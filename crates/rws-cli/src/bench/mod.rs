@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use hdrhistogram::Histogram;
 use rws::proto::handshake::ClientHandshake;
+use rws::tls::rustls::pki_types::ServerName;
 use serde_json::{json, Value};
 
+use crate::tls_args::ClientTlsArgs;
 use load::{latency_histogram, Plan, ThreadResult};
 use rws::deflate::DeflateParams;
 
@@ -36,7 +38,7 @@ the output says which side was saturated (over 90% of one CPU per thread). \
 Pin the server and the load generator to different CPUs for honest figures \
 (taskset -c 0 SERVER; taskset -c 1 rws bench ...).")]
 pub(crate) struct BenchArgs {
-    /// The echo endpoint, ws://HOST:PORT/PATH.
+    /// The echo endpoint, ws://HOST:PORT/PATH or wss://HOST:PORT/PATH.
     url: String,
     /// Connections, all opened before the load starts.
     #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -82,6 +84,9 @@ pub(crate) struct BenchArgs {
     /// Seconds to hold idle connections before reading the server's memory.
     #[arg(long, default_value_t = 1.0, value_parser = seconds)]
     hold: f64,
+    /// For wss://: --cacert, --insecure (and a client certificate).
+    #[command(flatten)]
+    tls: ClientTlsArgs,
 }
 
 /// What went wrong on a connection.
@@ -156,6 +161,16 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), String> {
         handshake = handshake.deflate(&wire::deflate_offer());
     }
     let addr = resolve(handshake.request().uri())?;
+    let tls = match handshake.request().uri().scheme_str() {
+        Some("wss") => {
+            let host = handshake.request().uri().host().unwrap_or_default();
+            let name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                .map_err(|e| format!("{host:?}: {e}"))?;
+            let connector = tokio_rustls::TlsConnector::from(args.tls.config()?);
+            Some(wire::Tls { connector, name })
+        }
+        _ => None,
+    };
     let mut request = Vec::new();
     handshake.encode_request(&mut request);
     let report = match args.idle {
@@ -163,6 +178,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), String> {
             let hold = Duration::from_secs_f64(args.hold);
             let result = idle::run(
                 addr,
+                tls,
                 Arc::new(handshake),
                 Arc::new(request),
                 count as usize,
@@ -172,7 +188,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), String> {
             .await;
             idle_report(&args, count, &result)
         }
-        None => tokio::task::spawn_blocking(move || load(args, addr, handshake, request))
+        None => tokio::task::spawn_blocking(move || load(args, addr, tls, handshake, request))
             .await
             .map_err(|e| e.to_string())??,
     };
@@ -183,7 +199,8 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), String> {
 fn resolve(uri: &rws::http::Uri) -> Result<SocketAddr, String> {
     let host = uri.host().ok_or("the URL has no host")?;
     let host = host.trim_matches(['[', ']']);
-    let port = uri.port_u16().unwrap_or(80);
+    let tls = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
@@ -208,11 +225,13 @@ struct LoadResult {
 fn load(
     args: BenchArgs,
     addr: SocketAddr,
+    tls: Option<wire::Tls>,
     handshake: ClientHandshake,
     request: Vec<u8>,
 ) -> Result<String, String> {
     let plan = Arc::new(Plan {
         addr,
+        tls,
         handshake,
         request,
         text: args.text,

@@ -10,7 +10,7 @@ use rws::proto::frame::{FrameHeader, OpCode};
 use rws::proto::handshake::ClientHandshake;
 use rws::proto::Connection;
 use rws::{Config, Message, Role};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::ErrorKind;
@@ -114,29 +114,77 @@ pub(super) fn payload(size: usize) -> Vec<u8> {
 
 /// A connection just opened.
 pub(super) struct Opened {
-    pub tcp: TcpStream,
+    pub stream: BenchStream,
     /// The bytes that came after the 101.
     pub leftover: Vec<u8>,
     /// The permessage-deflate parameters agreed, if any.
     pub deflate: Option<DeflateParams>,
 }
 
-/// Opens a connection and does the opening handshake.
+/// A load connection: TCP for ws://, TLS over TCP for wss://.
+pub(super) enum BenchStream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// What wss:// needs: the client configuration and the server's name.
+#[derive(Clone)]
+pub(super) struct Tls {
+    pub connector: tokio_rustls::TlsConnector,
+    pub name: rws::tls::rustls::pki_types::ServerName<'static>,
+}
+
+/// Opens a connection (with TLS for `tls`) and does the opening handshake.
 pub(super) async fn open(
     addr: SocketAddr,
+    tls: Option<&Tls>,
     handshake: &ClientHandshake,
     request: &[u8],
 ) -> Result<Opened, ErrorKind> {
-    let mut tcp = TcpStream::connect(addr)
+    let tcp = TcpStream::connect(addr)
         .await
         .map_err(|_| ErrorKind::Connect)?;
     let _ = tcp.set_nodelay(true);
-    tcp.write_all(request)
+    match tls {
+        None => {
+            let (tcp, leftover, deflate) = upgrade(tcp, handshake, request).await?;
+            Ok(Opened {
+                stream: BenchStream::Plain(tcp),
+                leftover,
+                deflate,
+            })
+        }
+        Some(tls) => {
+            let stream = tls
+                .connector
+                .connect(tls.name.clone(), tcp)
+                .await
+                .map_err(|_| ErrorKind::Handshake)?;
+            let (stream, leftover, deflate) = upgrade(stream, handshake, request).await?;
+            Ok(Opened {
+                stream: BenchStream::Tls(Box::new(stream)),
+                leftover,
+                deflate,
+            })
+        }
+    }
+}
+
+/// The WebSocket handshake on `stream`: the stream, the bytes after the
+/// 101 and the permessage-deflate parameters agreed.
+async fn upgrade<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    handshake: &ClientHandshake,
+    request: &[u8],
+) -> Result<(S, Vec<u8>, Option<DeflateParams>), ErrorKind> {
+    stream
+        .write_all(request)
         .await
         .map_err(|_| ErrorKind::Handshake)?;
+    stream.flush().await.map_err(|_| ErrorKind::Handshake)?;
     let mut buf = Vec::with_capacity(512);
     loop {
-        let n = tcp
+        let n = stream
             .read_buf(&mut buf)
             .await
             .map_err(|_| ErrorKind::Handshake)?;
@@ -146,11 +194,7 @@ pub(super) async fn open(
                     .deflate_params(&response)
                     .map_err(|_| ErrorKind::Handshake)?;
                 let leftover = buf.split_off(used);
-                return Ok(Opened {
-                    tcp,
-                    leftover,
-                    deflate,
-                });
+                return Ok((stream, leftover, deflate));
             }
             Ok(None) if n > 0 => {}
             _ => return Err(ErrorKind::Handshake),

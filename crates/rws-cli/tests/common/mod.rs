@@ -67,3 +67,72 @@ pub(crate) async fn serve_with_log(
     let addr = started.announced.trim_end_matches("/echo").to_owned();
     (started.child, addr, started.log)
 }
+
+/// A CA and a certificate for localhost signed by it, made now (rcgen), in
+/// PEM files of a directory of their own (removed on drop).
+#[allow(dead_code)]
+pub(crate) struct TestCerts {
+    pub dir: std::path::PathBuf,
+    pub ca_pem: String,
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+#[allow(dead_code)]
+impl TestCerts {
+    pub(crate) fn new(name: &str) -> TestCerts {
+        let dir = std::env::temp_dir().join(format!("rws-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ca_key = rcgen::KeyPair::generate().expect("key");
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).expect("CA").pem();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("leaf");
+        let file = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write");
+            path.to_str().expect("utf-8").to_owned()
+        };
+        TestCerts {
+            ca: file("ca.pem", &ca_pem),
+            cert: file("cert.pem", &leaf.pem()),
+            key: file("key.pem", &key.serialize_pem()),
+            ca_pem,
+            dir,
+        }
+    }
+
+    /// `rws serve` over TLS with these: the child and its port.
+    pub(crate) async fn serve(&self) -> (Child, String) {
+        let args = [
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &self.cert,
+            "--tls-key",
+            &self.key,
+        ];
+        let started = start(&args, "listening on wss://").await;
+        let port = started
+            .announced
+            .trim_end_matches("/echo")
+            .rsplit(':')
+            .next()
+            .expect("a port")
+            .to_owned();
+        (started.child, port)
+    }
+}
+
+impl Drop for TestCerts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
