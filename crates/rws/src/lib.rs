@@ -40,6 +40,22 @@
 //! # }
 //! ```
 //!
+//! `wss://` works the same way with the `rustls` feature (see the `tls`
+//! module for the roots and the provider, and `tls::TlsAcceptor` for
+//! servers), and a
+//! client can go through an HTTP CONNECT or SOCKS5 proxy ([`Proxy`]):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), rws::Error> {
+//! # #[cfg(feature = "rustls")] {
+//! let (ws, _) = rws::ClientBuilder::new("wss://echo.example/feed")
+//!     .proxy(rws::Proxy::new("http://proxy.example:3128")?)
+//!     .connect()
+//!     .await?;
+//! # }
+//! # Ok(()) }
+//! ```
+//!
 //! Everything a program needs is at the crate root, so a glob import works
 //! beside tokio's own macros:
 //!
