@@ -10,6 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rws::tls::rustls::pki_types::pem::PemObject;
 use rws::tls::{ClientTls, TlsAcceptor};
 use rws::{CloseCode, Error, Message};
 
@@ -360,4 +361,64 @@ fn a_server_ends_tls_with_close_notify_in_both_adapters() {
             other => panic!("{name}: the end of the TLS stream was {other:?}, not a close_notify"),
         }
     }
+}
+
+#[test]
+fn a_client_certificate_is_presented_when_the_server_asks_for_one() {
+    use rws::tls::rustls;
+    let pki = Pki::new();
+    let (chain, key) = pki.leaf(LOCALHOST);
+    // A server that requires a client certificate from the test CA: a
+    // configuration of the user's own, given to TlsAcceptor::new.
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = rustls::pki_types::CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).expect("CA");
+    roots.add(ca).expect("root");
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("verifier");
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            rustls::pki_types::CertificateDer::pem_slice_iter(chain.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("chain"),
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("key"),
+        )
+        .expect("config");
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::new(Arc::new(config));
+
+    // With a client certificate from the CA: the connection opens.
+    let (client_chain, client_key) = pki.leaf(Leaf {
+        names: &["client.example"],
+        expired: false,
+    });
+    let with_cert = ClientTls::new()
+        .without_web_pki()
+        .add_ca_pem(pki.ca_pem.as_bytes())
+        .expect("CA")
+        .client_cert_pem(client_chain.as_bytes(), client_key.as_bytes())
+        .expect("client certificate")
+        .build()
+        .expect("config");
+    for (name, client) in CLIENTS {
+        let (addr, handle) = tokio_server(acceptor.clone());
+        let url = format!("wss://localhost:{}/", addr.port());
+        client(url, with_cert.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        handle.join().expect("server").expect("server");
+    }
+
+    // Without one: the server refuses the handshake.
+    let (addr, handle) = tokio_server(acceptor);
+    let url = format!("wss://localhost:{}/", addr.port());
+    assert!(tokio_client(url, pki.client()).is_err());
+    let server = handle.join().expect("server thread").expect_err("refused");
+    assert!(matches!(server, Error::Tls(_)), "{server:?}");
 }
