@@ -101,7 +101,13 @@ impl std::error::Error for Error {
 }
 
 impl From<io::Error> for Error {
+    /// [`Error::Io`], or [`Error::Tls`] when the error is rustls refusing
+    /// something (an alert from the peer after the handshake, for
+    /// instance a server that wanted a client certificate).
     fn from(e: io::Error) -> Error {
+        #[cfg(feature = "rustls")]
+        return crate::tls::handshake_error(e, "the peer");
+        #[cfg(not(feature = "rustls"))]
         Error::Io(e)
     }
 }

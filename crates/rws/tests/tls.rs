@@ -418,7 +418,9 @@ fn a_client_certificate_is_presented_when_the_server_asks_for_one() {
     // Without one: the server refuses the handshake.
     let (addr, handle) = tokio_server(acceptor);
     let url = format!("wss://localhost:{}/", addr.port());
-    assert!(tokio_client(url, pki.client()).is_err());
+    let refused = tokio_client(url, pki.client()).expect_err("refused");
+    assert!(matches!(refused, Error::Tls(_)), "{refused:?}");
+    assert!(refused.to_string().contains("CertificateRequired"), "{refused}");
     let server = handle.join().expect("server thread").expect_err("refused");
     assert!(matches!(server, Error::Tls(_)), "{server:?}");
 }
