@@ -420,7 +420,10 @@ fn a_client_certificate_is_presented_when_the_server_asks_for_one() {
     let url = format!("wss://localhost:{}/", addr.port());
     let refused = tokio_client(url, pki.client()).expect_err("refused");
     assert!(matches!(refused, Error::Tls(_)), "{refused:?}");
-    assert!(refused.to_string().contains("CertificateRequired"), "{refused}");
+    assert!(
+        refused.to_string().contains("CertificateRequired"),
+        "{refused}"
+    );
     let server = handle.join().expect("server thread").expect_err("refused");
     assert!(matches!(server, Error::Tls(_)), "{server:?}");
 }

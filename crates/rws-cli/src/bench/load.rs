@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rws::proto::handshake::ClientHandshake;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use rws::deflate::DeflateParams;
@@ -235,7 +235,7 @@ async fn drive_tls(
     plan: &Plan,
     echoes: &Echoes<'_>,
 ) -> ErrorKind {
-    let (mut read, mut write) = tokio::io::split(stream);
+    let (read, mut write) = tokio::io::split(stream);
     let credits = Cell::new(plan.depth);
     let wake_writer = Notify::new();
     let writer = async {
@@ -252,37 +252,50 @@ async fn drive_tls(
             }
         }
     };
-    let reader = async {
-        let mut reader = EchoReader::new(frames, plan.verify);
-        let size = frames.frame_len.clamp(READ_BUFFER, LARGE_READ_BUFFER);
-        let mut buf = vec![0; size];
-        let mut first = Some(leftover);
-        loop {
-            let done = match first.take() {
-                Some(leftover) => reader.feed(&leftover),
-                None => match read.read(&mut buf).await {
-                    Ok(0) => Err(ErrorKind::Closed),
-                    Ok(n) => reader.feed(&buf[..n]),
-                    Err(_) => Err(ErrorKind::Io),
-                },
-            };
-            let done = match done {
-                Ok(done) => done,
-                Err(kind) => return kind,
-            };
-            if done == 0 {
-                continue;
-            }
-            if let Err(kind) = echoes.arrived(done) {
-                return kind;
-            }
-            credits.set(credits.get() + done);
-            wake_writer.notify_one();
-        }
-    };
+    let reader = read_echoes(read, leftover, frames, plan.verify, echoes, |done| {
+        credits.set(credits.get() + done);
+        wake_writer.notify_one();
+        Ok(())
+    });
     tokio::select! {
         kind = writer => kind,
         kind = reader => kind,
+    }
+}
+
+/// Reads echoes until the connection ends (its end, or an error, is the
+/// result): each read's completed echoes are counted, then `freed` sends
+/// that many messages more.
+async fn read_echoes<R: AsyncRead + Unpin>(
+    mut read: R,
+    leftover: Vec<u8>,
+    frames: &Frames,
+    verify: bool,
+    echoes: &Echoes<'_>,
+    freed: impl Fn(usize) -> Result<(), ErrorKind>,
+) -> ErrorKind {
+    let mut reader = EchoReader::new(frames, verify);
+    let size = frames.frame_len.clamp(READ_BUFFER, LARGE_READ_BUFFER);
+    let mut buf = vec![0; size];
+    let mut first = Some(leftover);
+    loop {
+        let done = match first.take() {
+            Some(leftover) => reader.feed(&leftover),
+            None => match read.read(&mut buf).await {
+                Ok(0) => Err(ErrorKind::Closed),
+                Ok(n) => reader.feed(&buf[..n]),
+                Err(_) => Err(ErrorKind::Io),
+            },
+        };
+        match done {
+            Ok(0) => {}
+            Ok(done) => {
+                if let Err(kind) = echoes.arrived(done).and_then(|()| freed(done)) {
+                    return kind;
+                }
+            }
+            Err(kind) => return kind,
+        }
     }
 }
 
@@ -295,7 +308,7 @@ async fn drive_tcp(
     plan: &Plan,
     echoes: &Echoes<'_>,
 ) -> ErrorKind {
-    let (mut read, write) = tcp.into_split();
+    let (read, write) = tcp.into_split();
     let credits = Cell::new(plan.depth);
     // Bytes of `frames.bytes` still to write: set while the writer task
     // has a write in progress, so that the reader queues behind it.
@@ -356,35 +369,7 @@ async fn drive_tcp(
         }
         Ok(())
     };
-    let reader = async {
-        let mut reader = EchoReader::new(frames, plan.verify);
-        let size = frames.frame_len.clamp(READ_BUFFER, LARGE_READ_BUFFER);
-        let mut buf = vec![0; size];
-        let mut first = Some(leftover);
-        loop {
-            let done = match first.take() {
-                Some(leftover) => reader.feed(&leftover),
-                None => match read.read(&mut buf).await {
-                    Ok(0) => Err(ErrorKind::Closed),
-                    Ok(n) => reader.feed(&buf[..n]),
-                    Err(_) => Err(ErrorKind::Io),
-                },
-            };
-            let done = match done {
-                Ok(done) => done,
-                Err(kind) => return kind,
-            };
-            if done == 0 {
-                continue;
-            }
-            if let Err(kind) = echoes.arrived(done) {
-                return kind;
-            }
-            if let Err(kind) = send_now(done) {
-                return kind;
-            }
-        }
-    };
+    let reader = read_echoes(read, leftover, frames, plan.verify, echoes, send_now);
     tokio::select! {
         kind = writer => kind,
         kind = reader => kind,
