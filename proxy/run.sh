@@ -2,7 +2,8 @@
 # `rws connect` through real proxies from Debian's packages, for ws:// and
 # wss://: tinyproxy (HTTP CONNECT, without and with Basic auth) and dante
 # (SOCKS5, names resolved here and at the proxy). The same session through
-# each must give the same messages as the direct one; a proxy that refuses
+# each must give the same messages as the direct one, dante also with a
+# username and password (a system user the script adds); a proxy that refuses
 # must be named with what it answered; the environment's proxy variables
 # are read as curl reads them, and --no-proxy ignores them.
 #
@@ -115,7 +116,34 @@ EOF
 timeout 300 danted -f "$LOGS/danted.conf" -N 1 >"$LOGS/danted.log" 2>&1 &
 PIDS+=($!)
 
-for port in "$WS_PORT" "$WSS_PORT" "$HTTP_PORT" "$AUTH_PORT" "$SOCKS_PORT"; do
+# dante with the username method (RFC 1929), checked against the system's
+# users: a user of the test's own, made once (CI runs as root).
+SOCKS_USER=rws-proxy-test
+if ! id "$SOCKS_USER" >/dev/null 2>&1; then
+  useradd --no-create-home --shell /usr/sbin/nologin "$SOCKS_USER" ||
+    die "cannot add the system user $SOCKS_USER for dante's username method"
+fi
+echo "$SOCKS_USER:s3cret" | chpasswd || die "cannot set $SOCKS_USER's password"
+SOCKS_AUTH_PORT=$(free_port)
+cat >"$LOGS/danted-auth.conf" <<EOF
+logoutput: stderr
+internal: 127.0.0.1 port = $SOCKS_AUTH_PORT
+external: 127.0.0.1
+clientmethod: none
+socksmethod: username
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 127.0.0.1/32 to: 0.0.0.0/0 }
+socks pass {
+  from: 127.0.0.1/32 to: 127.0.0.1/32
+  command: connect
+  log: connect
+}
+EOF
+timeout 300 danted -f "$LOGS/danted-auth.conf" -N 1 >"$LOGS/danted-auth.log" 2>&1 &
+PIDS+=($!)
+
+for port in "$WS_PORT" "$WSS_PORT" "$HTTP_PORT" "$AUTH_PORT" "$SOCKS_PORT" "$SOCKS_AUTH_PORT"; do
   wait_port "$port" || die "nothing listens on $port (see $LOGS)"
 done
 
@@ -171,6 +199,12 @@ same "ws through dante (socks5, resolved here)" "$RWS" connect \
   --proxy "socks5://127.0.0.1:$SOCKS_PORT" "$WS"
 same "wss through dante (socks5h, resolved by the proxy)" "$RWS" connect "${CA[@]}" \
   --proxy "socks5h://127.0.0.1:$SOCKS_PORT" "$WSS"
+same "wss through dante with a username and password (RFC 1929)" "$RWS" connect "${CA[@]}" \
+  --proxy "socks5h://$SOCKS_USER:s3cret@127.0.0.1:$SOCKS_AUTH_PORT" "$WSS"
+refused "dante with a wrong password" "SOCKS5 proxy socks5://$SOCKS_USER@127.0.0.1:$SOCKS_AUTH_PORT refused the username and password" \
+  "$RWS" connect --proxy "socks5://$SOCKS_USER:wrong@127.0.0.1:$SOCKS_AUTH_PORT" "$WS"
+refused "dante without credentials" "SOCKS5 proxy socks5://127.0.0.1:$SOCKS_AUTH_PORT wants credentials" \
+  "$RWS" connect --proxy "socks5://127.0.0.1:$SOCKS_AUTH_PORT" "$WS"
 # dante's rules allow loopback destinations only: 10.255.255.1 is refused
 # with a SOCKS reply code.
 refused "dante refusing a destination" "SOCKS5 proxy socks5://127.0.0.1:$SOCKS_PORT refused" \
