@@ -12,8 +12,9 @@
 #   3. Over TLS (certificates made by interop/make-certs.sh): the Python
 #      client, and Node's `ws` client (npm, interop/node), -> `rws serve
 #      --tls-cert`.
-#   4. Over TLS: the rws client -> the Python server with TLS; and refused
-#      under another CA.
+#   4. Over TLS: the rws client (the library's interop_client, and `rws
+#      connect wss://`) -> the Python server with TLS; and refused under
+#      another CA.
 #
 # Needs python3 with venv and pip, and PyPI access the first time: websockets
 # goes into the venv target/interop-venv, which later runs reuse. Only
@@ -215,6 +216,14 @@ if PORT=$(wait_for "$out" '^port: [0-9]+' "$SERVER"); then
   done_line=$(wait_for "$out" '^done: .*' "$SERVER" 5)
   cond "Python server over TLS received close 1000 (${done_line:-no done: line})" \
     grep -q ' close=1000' <<<"$done_line"
+  # The command line client too: `rws connect wss://` with --cacert, lines
+  # in, echoes out.
+  lines=$'over TLS\nto Python websockets\nhéllo ✓'
+  got=$(printf '%s\n' "$lines" | timeout 30 target/release/rws connect --no-proxy \
+    --cacert "$LOGS/certs/ca.pem" "wss://localhost:$PORT/" 2>"$LOGS/rws-connect-tls.err")
+  rc=$?
+  cond "rws connect wss:// to the Python server echoed every line (exit $rc)" \
+    test "$rc" = 0 -a "$got" = "$lines"
   # rws's connect checks the CA: under another CA (of the same name, so
   # rustls reports the signature) the server is refused.
   interop/make-certs.sh "$LOGS/other-ca" >/dev/null
