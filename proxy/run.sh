@@ -96,14 +96,15 @@ for which in open auth; do
   PIDS+=($!)
 done
 
-# dante: SOCKS5 without authentication, CONNECT to loopback only.
-SOCKS_PORT=$(free_port)
-cat >"$LOGS/danted.conf" <<EOF
+# start_dante NAME PORT METHOD: SOCKS5 on PORT with the socks METHOD (none
+# or username), CONNECT to loopback only, logging each tunnel.
+start_dante() {
+  cat >"$LOGS/$1.conf" <<EOF
 logoutput: stderr
-internal: 127.0.0.1 port = $SOCKS_PORT
+internal: 127.0.0.1 port = $2
 external: 127.0.0.1
 clientmethod: none
-socksmethod: none
+socksmethod: $3
 user.privileged: root
 user.unprivileged: nobody
 client pass { from: 127.0.0.1/32 to: 0.0.0.0/0 }
@@ -113,8 +114,12 @@ socks pass {
   log: connect
 }
 EOF
-timeout 300 danted -f "$LOGS/danted.conf" -N 1 >"$LOGS/danted.log" 2>&1 &
-PIDS+=($!)
+  timeout 300 danted -f "$LOGS/$1.conf" -N 1 >"$LOGS/$1.log" 2>&1 &
+  PIDS+=($!)
+}
+
+SOCKS_PORT=$(free_port)
+start_dante danted "$SOCKS_PORT" none
 
 # dante with the username method (RFC 1929), checked against the system's
 # users: a user of the test's own, made once (CI runs as root).
@@ -125,23 +130,7 @@ if ! id "$SOCKS_USER" >/dev/null 2>&1; then
 fi
 echo "$SOCKS_USER:s3cret" | chpasswd || die "cannot set $SOCKS_USER's password"
 SOCKS_AUTH_PORT=$(free_port)
-cat >"$LOGS/danted-auth.conf" <<EOF
-logoutput: stderr
-internal: 127.0.0.1 port = $SOCKS_AUTH_PORT
-external: 127.0.0.1
-clientmethod: none
-socksmethod: username
-user.privileged: root
-user.unprivileged: nobody
-client pass { from: 127.0.0.1/32 to: 0.0.0.0/0 }
-socks pass {
-  from: 127.0.0.1/32 to: 127.0.0.1/32
-  command: connect
-  log: connect
-}
-EOF
-timeout 300 danted -f "$LOGS/danted-auth.conf" -N 1 >"$LOGS/danted-auth.log" 2>&1 &
-PIDS+=($!)
+start_dante danted-auth "$SOCKS_AUTH_PORT" username
 
 for port in "$WS_PORT" "$WSS_PORT" "$HTTP_PORT" "$AUTH_PORT" "$SOCKS_PORT" "$SOCKS_AUTH_PORT"; do
   wait_port "$port" || die "nothing listens on $port (see $LOGS)"
