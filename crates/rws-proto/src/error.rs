@@ -175,7 +175,8 @@ pub enum HandshakeError {
         /// The configured limit.
         limit: usize,
     },
-    /// §4.2.1: the request method was not GET.
+    /// §4.2.1: the request method was not GET (or, over HTTP/2, not
+    /// CONNECT: RFC 8441 §4).
     Method(http::Method),
     /// §4.2.1: the HTTP version was below 1.1.
     Version,
@@ -209,7 +210,7 @@ impl HandshakeError {
     /// The HTTP status a server answers this error with.
     ///
     /// 400 for a malformed or incomplete upgrade request, 405 for a method
-    /// other than GET, 426 (with `Sec-WebSocket-Version: 13`) for another
+    /// other than GET (CONNECT over HTTP/2), 426 (with `Sec-WebSocket-Version: 13`) for another
     /// protocol version, 431 for an oversized head.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -235,7 +236,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::TooManyHeaders { limit } => {
                 write!(f, "more than {limit} HTTP header fields")
             }
-            HandshakeError::Method(m) => write!(f, "method {m} is not GET"),
+            HandshakeError::Method(m) => write!(f, "method {m} cannot open a WebSocket"),
             HandshakeError::Version => f.write_str("HTTP version below 1.1"),
             HandshakeError::Header { name, problem } => write!(f, "{name}: {problem}"),
             HandshakeError::UnsupportedVersion => f.write_str("Sec-WebSocket-Version is not 13"),

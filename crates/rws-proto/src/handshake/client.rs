@@ -154,6 +154,92 @@ impl ClientHandshake {
         out.extend_from_slice(b"\r\n");
     }
 
+    /// The request that opens this WebSocket as a stream of an HTTP/2
+    /// connection (RFC 8441 §4, §5): CONNECT to the URL as `http` or
+    /// `https`, with the subprotocols, extensions, version and extra
+    /// headers of the HTTP/1.1 request but none of its connection-specific
+    /// fields (`Host`, which is the `:authority`, `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Key`). The HTTP/2 library sends it with the
+    /// `:protocol` pseudo-header set to `websocket`, which the `http` types
+    /// cannot carry, and only on a connection whose server sent
+    /// `SETTINGS_ENABLE_CONNECT_PROTOCOL` (RFC 8441 §3).
+    ///
+    /// ```
+    /// use rws_proto::handshake::ClientHandshake;
+    ///
+    /// let hs = ClientHandshake::new("wss://example.com/chat", &["chat"]).unwrap();
+    /// let request = hs.http2_request();
+    /// assert_eq!(request.method(), "CONNECT");
+    /// assert_eq!(request.uri(), "https://example.com/chat");
+    /// assert_eq!(request.headers()["sec-websocket-protocol"], "chat");
+    /// assert!(!request.headers().contains_key("sec-websocket-key"));
+    /// ```
+    pub fn http2_request(&self) -> Request<()> {
+        let original = self.request.uri();
+        let scheme = match original.scheme_str() {
+            Some("ws" | "http") => "http",
+            _ => "https",
+        };
+        let mut parts = original.clone().into_parts();
+        parts.scheme = Some(scheme.parse().expect("http and https are schemes"));
+        if parts.path_and_query.is_none() {
+            parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        }
+        let mut request = Request::new(());
+        *request.method_mut() = http::Method::CONNECT;
+        *request.version_mut() = http::Version::HTTP_2;
+        // `from_request` checked the authority; the scheme and path are
+        // valid by construction.
+        *request.uri_mut() = Uri::from_parts(parts).unwrap_or_else(|_| original.clone());
+        let h = request.headers_mut();
+        for (name, value) in self.request.headers() {
+            let connection_specific = [
+                header::HOST,
+                header::UPGRADE,
+                header::CONNECTION,
+                header::SEC_WEBSOCKET_KEY,
+            ]
+            .contains(name);
+            if !connection_specific {
+                h.append(name, value.clone());
+            }
+        }
+        request
+    }
+
+    /// Checks the server's answer to [`http2_request`](Self::http2_request)
+    /// (RFC 8441 §5): a 2xx status, and a subprotocol and extensions among
+    /// those offered. Any other status is [`HandshakeError::Rejected`] with
+    /// the response and `body` (what the caller read of it, at most
+    /// [`MAX_REJECTION_BODY`] bytes are kept).
+    ///
+    /// ```
+    /// use rws_proto::handshake::ClientHandshake;
+    /// use rws_proto::http::Response;
+    ///
+    /// let hs = ClientHandshake::new("wss://example.com/chat", &["chat"]).unwrap();
+    /// let ok = Response::builder().status(200).header("sec-websocket-protocol", "chat");
+    /// assert!(hs.check_http2_response(&ok.body(()).unwrap(), &[]).is_ok());
+    /// let no = Response::builder().status(404).body(()).unwrap();
+    /// assert!(hs.check_http2_response(&no, b"not here").is_err());
+    /// ```
+    pub fn check_http2_response(
+        &self,
+        response: &Response<()>,
+        body: &[u8],
+    ) -> Result<(), HandshakeError> {
+        if !response.status().is_success() {
+            let mut rejected = Response::new(Bytes::copy_from_slice(
+                &body[..body.len().min(MAX_REJECTION_BODY)],
+            ));
+            *rejected.status_mut() = response.status();
+            *rejected.version_mut() = response.version();
+            *rejected.headers_mut() = response.headers().clone();
+            return Err(HandshakeError::Rejected(Box::new(rejected)));
+        }
+        self.check_agreement(response)
+    }
+
     /// Parses and checks the server's response from the start of `buf`.
     ///
     /// `Ok(None)`: more bytes are needed. `Ok(Some((response, n)))`: the
@@ -229,6 +315,12 @@ impl ClientHandshake {
         if accept != Some(self.accept.as_bytes()) {
             return Err(HandshakeError::AcceptMismatch);
         }
+        self.check_agreement(response)
+    }
+
+    /// The subprotocol and extensions chosen must have been offered.
+    fn check_agreement(&self, response: &Response<()>) -> Result<(), HandshakeError> {
+        let h = response.headers();
         let offered: Vec<&str> =
             header_list(self.request.headers(), "sec-websocket-protocol").collect();
         let mut chosen = header_list(h, "sec-websocket-protocol");
@@ -407,5 +499,74 @@ mod tests {
             hs.handle_response(&many, false),
             Err(HandshakeError::TooManyHeaders { limit: 64 })
         ));
+    }
+
+    #[test]
+    fn rfc8441_5_the_request_is_a_connect_without_connection_fields() {
+        let mut request = Request::get("wss://server.example.com/chat?room=1")
+            .header("sec-websocket-protocol", "chat, superchat")
+            .header("origin", "http://www.example.com")
+            .header("authorization", "Bearer 1")
+            .body(())
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("host", HeaderValue::from_static("elsewhere"));
+        let hs = ClientHandshake::from_request(request)
+            .unwrap()
+            .deflate(&DeflateConfig::default());
+        let h2 = hs.http2_request();
+        assert_eq!(h2.method(), http::Method::CONNECT);
+        assert_eq!(h2.version(), http::Version::HTTP_2);
+        // §5: `:scheme` and `:path` of the target URI; `:authority` its host.
+        assert_eq!(h2.uri(), "https://server.example.com/chat?room=1");
+        let h = h2.headers();
+        assert_eq!(h["sec-websocket-version"], "13");
+        assert_eq!(h["sec-websocket-protocol"], "chat, superchat");
+        assert_eq!(h["origin"], "http://www.example.com");
+        assert_eq!(h["authorization"], "Bearer 1");
+        assert!(h["sec-websocket-extensions"]
+            .to_str()
+            .unwrap()
+            .starts_with("permessage-deflate"));
+        for absent in ["host", "upgrade", "connection", "sec-websocket-key"] {
+            assert!(!h.contains_key(absent), "{absent} in {h:?}");
+        }
+        let plain = ClientHandshake::new("ws://h:8080", &[]).unwrap();
+        assert_eq!(plain.http2_request().uri(), "http://h:8080/");
+    }
+
+    #[test]
+    fn rfc8441_5_a_2xx_answer_is_checked_like_a_101() {
+        let hs = ClientHandshake::new("wss://h/", &["chat"]).unwrap();
+        let answer = |status: u16, extra: &[(&str, &str)]| {
+            let mut b = Response::builder().status(status);
+            for (name, value) in extra {
+                b = b.header(*name, *value);
+            }
+            b.body(()).unwrap()
+        };
+        assert!(hs.check_http2_response(&answer(200, &[]), b"").is_ok());
+        let chat = answer(200, &[("sec-websocket-protocol", "chat")]);
+        assert!(hs.check_http2_response(&chat, b"").is_ok());
+        let other = answer(200, &[("sec-websocket-protocol", "other")]);
+        assert!(matches!(
+            hs.check_http2_response(&other, b""),
+            Err(HandshakeError::UnofferedProtocol(p)) if p == "other"
+        ));
+        let deflate = answer(200, &[("sec-websocket-extensions", "permessage-deflate")]);
+        assert!(matches!(
+            hs.check_http2_response(&deflate, b""),
+            Err(HandshakeError::UnofferedExtension(_))
+        ));
+        let busy = answer(503, &[("retry-after", "9")]);
+        match hs.check_http2_response(&busy, b"busy") {
+            Err(HandshakeError::Rejected(r)) => {
+                assert_eq!(r.status(), 503);
+                assert_eq!(r.headers()["retry-after"], "9");
+                assert_eq!(r.body().as_ref(), b"busy");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -26,10 +26,16 @@ use crate::error::HandshakeError;
 /// assert_eq!(response.status(), 101);
 /// assert_eq!(response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
+///
+/// Over HTTP/2 a WebSocket is a stream opened by an extended CONNECT
+/// (RFC 8441), which [`from_extended_connect`](Self::from_extended_connect)
+/// checks; the rest is the same.
 #[derive(Clone, Debug)]
 pub struct UpgradeRequest {
     request: Request<()>,
-    accept: String,
+    /// The `Sec-WebSocket-Accept` value; none over HTTP/2, which has no key
+    /// (RFC 8441 §5).
+    accept: Option<String>,
 }
 
 impl UpgradeRequest {
@@ -45,7 +51,73 @@ impl UpgradeRequest {
             return Err(HandshakeError::Version);
         }
         let accept = check_request(request.headers())?;
-        Ok(UpgradeRequest { request, accept })
+        Ok(UpgradeRequest {
+            request,
+            accept: Some(accept),
+        })
+    }
+
+    /// Checks that `request`, with `protocol` the value of its `:protocol`
+    /// pseudo-header (which the `http` types cannot hold as a header: an
+    /// HTTP/2 library passes it beside the request), opens a WebSocket over
+    /// HTTP/2 (RFC 8441 §4, §5): CONNECT, `:protocol` `websocket`, an
+    /// authority, and `Sec-WebSocket-Version: 13`. There is no key, and no
+    /// `Upgrade` or `Connection` field; [`accept`](Self::accept) answers
+    /// 200.
+    ///
+    /// ```
+    /// use rws_proto::handshake::{Accept, UpgradeRequest};
+    /// use rws_proto::http::{Method, Request, Version};
+    ///
+    /// // RFC 8441 §5.1's example.
+    /// let request = Request::builder()
+    ///     .method(Method::CONNECT)
+    ///     .version(Version::HTTP_2)
+    ///     .uri("https://server.example.com/chat")
+    ///     .header("sec-websocket-protocol", "chat, superchat")
+    ///     .header("sec-websocket-extensions", "permessage-deflate")
+    ///     .header("sec-websocket-version", "13")
+    ///     .header("origin", "http://www.example.com")
+    ///     .body(())
+    ///     .unwrap();
+    /// let upgrade = UpgradeRequest::from_extended_connect(request, Some("websocket")).unwrap();
+    /// let response = upgrade.accept(&Accept::new().protocol("chat"));
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+    /// ```
+    pub fn from_extended_connect(
+        request: Request<()>,
+        protocol: Option<&str>,
+    ) -> Result<UpgradeRequest, HandshakeError> {
+        if request.method() != http::Method::CONNECT {
+            return Err(HandshakeError::Method(request.method().clone()));
+        }
+        if !protocol.is_some_and(|p| p.eq_ignore_ascii_case("websocket")) {
+            return Err(HandshakeError::Header {
+                name: ":protocol",
+                problem: "missing or not websocket",
+            });
+        }
+        if request.uri().authority().is_none() {
+            return Err(HandshakeError::Header {
+                name: ":authority",
+                problem: "missing",
+            });
+        }
+        let versions: Vec<&str> = header_list(request.headers(), "sec-websocket-version").collect();
+        if versions != ["13"] {
+            return Err(HandshakeError::UnsupportedVersion);
+        }
+        Ok(UpgradeRequest {
+            request,
+            accept: None,
+        })
+    }
+
+    /// Whether this request opens a stream of an HTTP/2 connection
+    /// (RFC 8441) rather than taking over an HTTP/1.1 connection.
+    pub fn is_http2(&self) -> bool {
+        self.accept.is_none()
     }
 
     /// The whole request.
@@ -83,20 +155,36 @@ impl UpgradeRequest {
         header_list(self.headers(), "sec-websocket-protocol")
     }
 
-    /// The 101 response that accepts the request.
+    /// The response that accepts the request: 101 Switching Protocols, or
+    /// 200 over HTTP/2 (RFC 8441 §5), with the subprotocol and the
+    /// permessage-deflate parameters agreed.
     ///
     /// A protocol in `accept` that the client did not offer is left out, so
     /// that the client does not fail the handshake.
     pub fn accept(&self, accept: &Accept) -> Response<()> {
         let mut response = Response::new(());
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let h = response.headers_mut();
         h.extend(accept.headers.clone());
-        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        if let Ok(value) = HeaderValue::from_str(&self.accept) {
-            h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+        match &self.accept {
+            Some(key) => {
+                *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                let h = response.headers_mut();
+                h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+                h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+                if let Ok(value) = HeaderValue::from_str(key) {
+                    h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+                }
+            }
+            None => {
+                // HTTP/2 forbids the connection-specific fields (RFC 9113
+                // §8.2.2) that an application might have added.
+                for name in [header::UPGRADE, header::CONNECTION] {
+                    h.remove(name);
+                }
+                *response.version_mut() = http::Version::HTTP_2;
+            }
         }
+        let h = response.headers_mut();
         if let Some(protocol) = &accept.protocol {
             if self.protocols().any(|p| p == protocol) {
                 if let Ok(value) = HeaderValue::from_str(protocol) {
@@ -606,5 +694,100 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 403 Forbidden\r\n"));
         assert!(text.ends_with("content-length: 7\r\n\r\ngo away"));
+    }
+
+    /// RFC 8441 §5.1's example request, with `:protocol` apart.
+    fn extended_connect() -> http::request::Builder {
+        Request::builder()
+            .method(http::Method::CONNECT)
+            .version(http::Version::HTTP_2)
+            .uri("https://server.example.com/chat?room=1")
+            .header("sec-websocket-protocol", "chat, superchat")
+            .header("sec-websocket-extensions", "permessage-deflate")
+            .header("sec-websocket-version", "13")
+            .header("origin", "http://www.example.com")
+    }
+
+    #[test]
+    fn rfc8441_5_an_extended_connect_is_answered_200_without_a_key() {
+        let request = extended_connect().body(()).unwrap();
+        let upgrade = UpgradeRequest::from_extended_connect(request, Some("websocket")).unwrap();
+        assert!(upgrade.is_http2());
+        assert_eq!((upgrade.path(), upgrade.query()), ("/chat", Some("room=1")));
+        assert_eq!(
+            upgrade.protocols().collect::<Vec<_>>(),
+            ["chat", "superchat"]
+        );
+        let accept = Accept::new()
+            .protocol("chat")
+            .header("connection", "Upgrade")
+            .header("x-served-by", "rws")
+            .deflate(DeflateConfig::default());
+        let response = upgrade.accept(&accept);
+        // RFC 8441 §5: a 2xx answer; no Sec-WebSocket-Accept (§5: the key
+        // and accept fields are not used); RFC 9113 §8.2.2: no
+        // connection-specific fields.
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.version(), http::Version::HTTP_2);
+        let h = response.headers();
+        assert_eq!(h["sec-websocket-protocol"], "chat");
+        assert_eq!(h["sec-websocket-extensions"], "permessage-deflate");
+        assert_eq!(h["x-served-by"], "rws");
+        for absent in ["sec-websocket-accept", "upgrade", "connection"] {
+            assert!(!h.contains_key(absent), "{absent} in {h:?}");
+        }
+    }
+
+    #[test]
+    fn rfc8441_4_method_protocol_authority_and_version_are_checked() {
+        let ok = |b: http::request::Builder, p: Option<&str>| {
+            UpgradeRequest::from_extended_connect(b.body(()).unwrap(), p)
+        };
+        assert!(ok(extended_connect(), Some("websocket")).is_ok());
+        // Upgrade tokens compare case-insensitively (RFC 9110 §7.8).
+        assert!(ok(extended_connect(), Some("WebSocket")).is_ok());
+        let get = extended_connect().method(http::Method::GET);
+        assert_eq!(ok(get, Some("websocket")).unwrap_err().status(), 405);
+        for protocol in [None, Some("connect-udp")] {
+            let e = ok(extended_connect(), protocol).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    HandshakeError::Header {
+                        name: ":protocol",
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+            assert_eq!(e.status(), 400);
+        }
+        let no_authority = extended_connect().uri("/chat");
+        let e = ok(no_authority, Some("websocket")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                HandshakeError::Header {
+                    name: ":authority",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let mut old = extended_connect().body(()).unwrap();
+        old.headers_mut()
+            .insert("sec-websocket-version", HeaderValue::from_static("8"));
+        let e = UpgradeRequest::from_extended_connect(old, Some("websocket")).unwrap_err();
+        assert_eq!(e.status(), 426);
+        let mut none = extended_connect().body(()).unwrap();
+        none.headers_mut().remove("sec-websocket-version");
+        assert!(UpgradeRequest::from_extended_connect(none, Some("websocket")).is_err());
+    }
+
+    #[test]
+    fn an_http1_request_is_not_http2() {
+        let (request, _) = parse("").unwrap().unwrap();
+        assert!(!request.is_http2());
+        assert_eq!(request.accept(&Accept::new()).status(), 101);
     }
 }
