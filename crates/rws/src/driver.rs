@@ -117,11 +117,17 @@ impl Driver {
         let mut driver = Driver::new(role, config, leftover, agreed.deflate, clock);
         driver.protocol = agreed.protocol;
         driver.request_head = agreed.request_head;
+        if let Some(request) = agreed.request {
+            driver.request = OnceLock::from(Some(request));
+        }
         driver
     }
 
     /// The upgrade request a server accepted, if this is one.
     pub(crate) fn request(&self) -> Option<&http::Request<()>> {
+        if let Some(parsed) = self.request.get() {
+            return parsed.as_deref();
+        }
         let head = self.request_head.as_deref()?;
         self.request
             .get_or_init(|| {

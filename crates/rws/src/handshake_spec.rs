@@ -276,6 +276,9 @@ pub(crate) struct ClientSpec {
     pub(crate) proxy: ProxyChoice,
     #[cfg(feature = "rustls")]
     pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The connection is for HTTP/2 (ALPN `h2` over TLS).
+    #[cfg(feature = "hyper")]
+    pub(crate) http2: bool,
 }
 
 /// Whether and how a client goes through a proxy.
@@ -353,6 +356,8 @@ impl ClientSpec {
             proxy: ProxyChoice::Direct,
             #[cfg(feature = "rustls")]
             tls: None,
+            #[cfg(feature = "hyper")]
+            http2: false,
         }
     }
 
@@ -368,10 +373,17 @@ impl ClientSpec {
     /// The TLS configuration for `wss://`: the caller's, or the web PKI.
     #[cfg(feature = "rustls")]
     pub(crate) fn tls_config(&self) -> std::sync::Arc<rustls::ClientConfig> {
-        match &self.tls {
+        let config = match &self.tls {
             Some(config) => config.clone(),
             None => crate::tls::default_client_config(),
+        };
+        #[cfg(feature = "hyper")]
+        if self.http2 {
+            let mut h2 = (*config).clone();
+            h2.alpn_protocols = vec![b"h2".to_vec()];
+            return std::sync::Arc::new(h2);
         }
+        config
     }
 
     pub(crate) fn protocol(&mut self, protocol: String) {
@@ -442,6 +454,9 @@ pub(crate) struct Agreed {
     pub(crate) deflate_config: Option<DeflateConfig>,
     /// The head of the upgrade request as it arrived, on a server.
     pub(crate) request_head: Option<Box<[u8]>>,
+    /// The upgrade request already parsed, on a server that did not read
+    /// it itself (an HTTP library's upgrade).
+    pub(crate) request: Option<Box<Request<()>>>,
 }
 
 impl Agreed {
@@ -455,7 +470,36 @@ impl Agreed {
             deflate: handshake.deflate_params(response)?,
             deflate_config: None,
             request_head: None,
+            request: None,
         })
+    }
+
+    /// What a server agrees to when `accept` answers `request` (its
+    /// permessage-deflate policy, or else the configuration's), and the
+    /// response that says so.
+    pub(crate) fn accepting(
+        request: &UpgradeRequest,
+        mut accept: Accept,
+        config: &WebSocketConfig,
+    ) -> (Response<()>, Agreed) {
+        if accept.deflate_config().is_none() {
+            if let Some(deflate) = &config.core.deflate {
+                accept = accept.deflate(deflate.clone());
+            }
+        }
+        let response = request.accept(&accept);
+        let deflate = accept
+            .deflate_config()
+            .and_then(|c| request.negotiate_deflate(c));
+        let agreed = Agreed {
+            protocol: response_protocol(&response),
+            deflate,
+            deflate_config: accept.deflate_config().cloned(),
+            // Set by the adapter, which holds the request.
+            request_head: None,
+            request: None,
+        };
+        (response, agreed)
     }
 }
 
@@ -571,24 +615,9 @@ impl Answer {
         config: &WebSocketConfig,
     ) -> Answer {
         match decision {
-            Ok(mut accept) => {
-                if accept.deflate_config().is_none() {
-                    if let Some(deflate) = &config.core.deflate {
-                        accept = accept.deflate(deflate.clone());
-                    }
-                }
-                let response = request.accept(&accept);
-                let deflate = accept
-                    .deflate_config()
-                    .and_then(|c| request.negotiate_deflate(c));
-                let outcome = Ok(Reply::Open(Agreed {
-                    protocol: response_protocol(&response),
-                    deflate,
-                    deflate_config: accept.deflate_config().cloned(),
-                    // Set by the adapter, which holds the bytes.
-                    request_head: None,
-                }));
-                Answer::new(&response.map(|()| Bytes::new()), outcome)
+            Ok(accept) => {
+                let (response, agreed) = Agreed::accepting(request, accept, config);
+                Answer::new(&response.map(|()| Bytes::new()), Ok(Reply::Open(agreed)))
             }
             Err(rejection) => {
                 let bytes = Answer::new(rejection.response(), Ok(Reply::Open(Agreed::default())));

@@ -79,11 +79,15 @@ mod driver;
 mod error;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod handshake_spec;
+#[cfg(feature = "hyper")]
+pub mod http2;
 mod proxy;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod read_buffer;
 #[cfg(feature = "rustls")]
 pub mod tls;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 /// The most parts of the queued output given to one vectored write.
 #[cfg(any(feature = "tokio", feature = "blocking"))]
@@ -116,3 +120,5 @@ pub use crate::tokio::{
     accept, connect, AsyncOnRequest, ClientBuilder, Decision, MaybeTlsStream, OnRequest, ReadHalf,
     ReuniteError, ServerBuilder, WebSocket, WriteHalf,
 };
+#[cfg(feature = "hyper")]
+pub use crate::upgrade::Upgraded;

@@ -56,7 +56,7 @@ where
 /// # Ok(()) }
 /// ```
 pub struct ClientBuilder {
-    spec: ClientSpec,
+    pub(crate) spec: ClientSpec,
 }
 
 impl fmt::Debug for ClientBuilder {

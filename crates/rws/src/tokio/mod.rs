@@ -9,7 +9,7 @@
 mod handshake;
 mod inner;
 mod split;
-mod transport;
+pub(crate) mod transport;
 mod websocket;
 
 #[cfg(feature = "rustls")]
