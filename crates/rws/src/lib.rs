@@ -77,6 +77,8 @@ mod config;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod driver;
 mod error;
+#[cfg(feature = "axum")]
+pub mod extract;
 #[cfg(any(feature = "tokio", feature = "blocking"))]
 mod handshake_spec;
 #[cfg(feature = "hyper")]

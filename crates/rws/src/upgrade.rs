@@ -49,7 +49,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header;
-use http::{Method, Request, Response, Version};
+use http::request::Parts;
+use http::{Extensions, Method, Request, Response, Version};
 use hyper::upgrade::OnUpgrade;
 use rws_proto::handshake::{self, Accept, Rejection, UpgradeRequest};
 use rws_proto::{HandshakeError, Role};
@@ -87,6 +88,25 @@ fn protocol<B>(request: &Request<B>) -> Option<&str> {
     Some(protocol.as_str())
 }
 
+/// The core's checks, for the request's HTTP version.
+fn check(head: Request<()>, protocol: Option<&str>) -> Result<UpgradeRequest, Refusal> {
+    let version = head.version();
+    let checked = if version == Version::HTTP_2 {
+        UpgradeRequest::from_extended_connect(head, protocol)
+    } else {
+        UpgradeRequest::from_request(head)
+    };
+    checked.map_err(|error| Refusal { error, version })
+}
+
+fn version_of(request: &UpgradeRequest) -> Version {
+    if request.is_http2() {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    }
+}
+
 /// The request's head without its body or extensions.
 fn head<B>(request: &Request<B>) -> Request<()> {
     let mut head = Request::new(());
@@ -120,17 +140,36 @@ impl Upgrade {
     /// connection. A request that fails is a [`Refusal`]: the HTTP answer
     /// (400, 405, 426 with `Sec-WebSocket-Version: 13`) and the error.
     pub fn from_request<B>(request: &mut Request<B>) -> Result<Upgrade, Refusal> {
-        let version = request.version();
-        let checked = if version == Version::HTTP_2 {
-            let protocol = protocol(request).map(str::to_owned);
-            UpgradeRequest::from_extended_connect(head(request), protocol.as_deref())
-        } else {
-            UpgradeRequest::from_request(head(request))
-        };
-        let request_checked = checked.map_err(|error| Refusal { error, version })?;
+        let checked = check(head(request), protocol(request))?;
+        Upgrade::taking(checked, request.extensions_mut())
+    }
+
+    /// [`from_request`](Self::from_request) on the head of a request, as
+    /// frameworks hand it to extractors.
+    pub fn from_parts(parts: &mut Parts) -> Result<Upgrade, Refusal> {
+        let mut head = Request::new(());
+        *head.method_mut() = parts.method.clone();
+        *head.uri_mut() = parts.uri.clone();
+        *head.version_mut() = parts.version;
+        *head.headers_mut() = parts.headers.clone();
+        let protocol = parts.extensions.get::<hyper::ext::Protocol>();
+        let checked = check(head, protocol.map(|p| p.as_str()))?;
+        Upgrade::taking(checked, &mut parts.extensions)
+    }
+
+    /// The upgrade of a checked request, with hyper's handle on the
+    /// connection taken from its extensions.
+    fn taking(request: UpgradeRequest, extensions: &mut Extensions) -> Result<Upgrade, Refusal> {
+        let version = version_of(&request);
+        let on_upgrade = extensions.remove::<OnUpgrade>().ok_or(Refusal {
+            error: HandshakeError::Http(
+                "the server hands no connection over (hyper without upgrades)".into(),
+            ),
+            version,
+        })?;
         Ok(Upgrade {
-            request: request_checked,
-            on_upgrade: hyper::upgrade::on(request),
+            request,
+            on_upgrade,
             config: WebSocketConfig::default(),
         })
     }
@@ -143,11 +182,7 @@ impl Upgrade {
     /// The HTTP version that carries the WebSocket: HTTP/1.1, or HTTP/2
     /// for a stream of an HTTP/2 connection.
     pub fn version(&self) -> Version {
-        if self.request.is_http2() {
-            Version::HTTP_2
-        } else {
-            Version::HTTP_11
-        }
+        version_of(&self.request)
     }
 
     /// Sets the connection's settings (limits, deflate policy, timers).
