@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use clap::Args;
 use rws::deflate::DeflateConfig;
-use rws::http::{HeaderMap, StatusCode, Uri, Version};
+use rws::http::{HeaderMap, Response, StatusCode, Uri, Version};
 use rws::{
     ClientBuilder, CloseCode, Closed, Config, Error, Event, HandshakeError, Initiator, Message,
-    Proxy, ReadHalf, WebSocketConfig, WriteHalf,
+    Proxy, ReadHalf, WebSocket, WebSocketConfig, WriteHalf,
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::sync::watch;
@@ -92,6 +92,11 @@ pub(crate) struct ConnectArgs {
     /// Connect directly, ignoring the proxy variables of the environment.
     #[arg(long)]
     no_proxy: bool,
+    /// Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441):
+    /// ALPN h2 for wss://, HTTP/2 with prior knowledge (h2c) for ws://.
+    /// The server must allow it (SETTINGS_ENABLE_CONNECT_PROTOCOL).
+    #[arg(long)]
+    http2: bool,
 }
 
 fn parse_header(arg: &str) -> Result<(String, String), String> {
@@ -124,6 +129,16 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
         None => builder.proxy_from_env(),
     };
     builder = builder.tls_config(args.tls.config()?);
+    if args.http2 {
+        let (ws, response) = builder
+            .connect_http2()
+            .await
+            .map_err(|e| failed(e, args.verbose, &host, port))?;
+        if args.verbose {
+            eprintln!("* HTTP/2 stream, extended CONNECT (RFC 8441)");
+        }
+        return session(ws, &response, &args).await;
+    }
     let tap = recording.clone();
     let connected = builder
         .connect_with(move |stream| Tap {
@@ -138,10 +153,15 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
     {
         show_request(&request);
     }
-    let (ws, response) = match connected {
-        Ok(connected) => connected,
-        Err(Error::Handshake(HandshakeError::Rejected(response))) => {
-            if args.verbose {
+    let (ws, response) = connected.map_err(|e| failed(e, args.verbose, &host, port))?;
+    session(ws, &response, &args).await
+}
+
+/// What a failed connection says on stderr.
+fn failed(error: Error, verbose: bool, host: &str, port: u16) -> String {
+    match error {
+        Error::Handshake(HandshakeError::Rejected(response)) => {
+            if verbose {
                 show_response(response.version(), response.status(), response.headers());
             }
             let mut message = format!("handshake rejected: {}", response.status());
@@ -150,14 +170,23 @@ pub(crate) async fn run(args: ConnectArgs) -> Result<(), String> {
             if !body.is_empty() && !body.contains('\n') && body.len() <= 200 {
                 message.push_str(&format!(" ({body})"));
             }
-            return Err(message);
+            message
         }
-        Err(Error::Io(e)) => return Err(format!("cannot connect to {host}:{port}: {e}")),
-        Err(Error::HandshakeTimeout) => {
-            return Err(format!("cannot connect to {host}:{port}: timed out"))
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+        Error::Io(e) => format!("cannot connect to {host}:{port}: {e}"),
+        Error::HandshakeTimeout => format!("cannot connect to {host}:{port}: timed out"),
+        e => e.to_string(),
+    }
+}
+
+/// Runs the session on an open WebSocket until the connection ends.
+async fn session<S>(
+    ws: WebSocket<S>,
+    response: &Response<()>,
+    args: &ConnectArgs,
+) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     if args.verbose {
         show_response(response.version(), response.status(), response.headers());
         match ws.deflate() {

@@ -292,6 +292,23 @@ impl TlsAcceptor {
     pub fn config(&self) -> &Arc<ServerConfig> {
         &self.config
     }
+
+    /// The same certificate, offering `h2` before `http/1.1` by ALPN: for
+    /// a server that serves HTTP/2 too (with the `hyper` feature,
+    /// WebSockets over HTTP/2 through [`upgrade`](crate::upgrade)), and
+    /// looks at the negotiated protocol to choose how to speak.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), rws::Error> {
+    /// let acceptor = rws::tls::TlsAcceptor::from_pem_files("cert.pem", "key.pem")?.with_http2();
+    /// assert_eq!(acceptor.config().alpn_protocols, [&b"h2"[..], b"http/1.1"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_http2(&self) -> TlsAcceptor {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = vec![b"h2".to_vec(), HTTP_1_1.to_vec()];
+        TlsAcceptor::new(Arc::new(config))
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {

@@ -142,7 +142,8 @@ pub(super) async fn run<S>(ws: WebSocket<S>, peer: SocketAddr, name: String, sha
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    info!(%peer, room = %name, protocol = ws.protocol(), "connected on chat");
+    info!(%peer, room = %name, protocol = ws.protocol(), http = super::carried_by(&ws),
+        "connected on chat");
     let (id, commands) = shared.rooms.join(&name);
     let (queue, queued) = mpsc::channel(shared.chat_queue);
     let (kick, mut kicked) = oneshot::channel();

@@ -9,6 +9,7 @@
 
 mod chat;
 mod echo;
+mod http2;
 mod page;
 
 use std::net::SocketAddr;
@@ -75,7 +76,8 @@ struct Shared {
     shutdown: watch::Receiver<bool>,
     rooms: Arc<chat::Rooms>,
     chat_queue: usize,
-    /// With --tls-cert: every connection starts with TLS.
+    /// With --tls-cert: every connection starts with TLS, offering `h2`
+    /// and `http/1.1` by ALPN.
     tls: Option<TlsAcceptor>,
 }
 
@@ -88,7 +90,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let tls = args.tls.acceptor()?;
+    // Refusals beyond --max-connections speak HTTP/1.1 only.
+    let refusal_tls = args.tls.acceptor()?;
+    let tls = refusal_tls.as_ref().map(TlsAcceptor::with_http2);
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let (ws, http) = if tls.is_some() {
         ("wss", "https")
@@ -98,6 +102,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     info!("listening on {ws}://{local}/echo");
     info!("chat rooms on {ws}://{local}/chat and {ws}://{local}/chat/<room>");
     info!("chat page on {http}://{local}/");
+    if tls.is_some() {
+        info!("HTTP/1.1 and HTTP/2 (by ALPN), WebSockets on both (RFC 8441)");
+    } else {
+        info!("HTTP/1.1, and HTTP/2 with prior knowledge (h2c), WebSockets on both (RFC 8441)");
+    }
     let protocol = Config::default()
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_message_size.min(Config::default().max_frame_size))
@@ -123,7 +132,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
                     Err(_) => {
                         warn!(%peer, "refused: {} connections open (--max-connections)",
                             args.max_connections);
-                        tokio::spawn(refuse(tcp, peer, shared.config.clone(), shared.tls.clone()));
+                        let tls = refusal_tls.clone();
+                        tokio::spawn(refuse(tcp, peer, shared.config.clone(), tls));
                     }
                 },
                 Err(e) => warn!("accept failed: {e}"),
@@ -246,6 +256,7 @@ impl Route {
 
 async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Shared, _permit: OwnedSemaphorePermit) {
     let _ = tcp.set_nodelay(true);
+    let timeout = shared.config.handshake_timeout;
     let builder = rws::ServerBuilder::new()
         .config(shared.config.clone())
         .on_request(decide)
@@ -254,9 +265,54 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Shared, _permit: Owned
             info!(%peer, "HTTP {} {} {}", req.method(), req.uri(), response.status());
             response
         });
-    match shared.tls.clone() {
-        Some(acceptor) => serve(builder.accept_tls(&acceptor, tcp).await, peer, shared).await,
-        None => serve(builder.accept(tcp).await, peer, shared).await,
+    let Some(acceptor) = shared.tls.clone() else {
+        return match tokio::time::timeout(timeout, starts_with_preface(&tcp)).await {
+            Ok(true) => http2::serve(tcp, peer, shared).await,
+            Ok(false) => serve(builder.accept(tcp).await, peer, shared).await,
+            Err(_) => warn!(%peer, "opening handshake timed out"),
+        };
+    };
+    let accept = tokio_rustls::TlsAcceptor::from(acceptor.config().clone()).accept(tcp);
+    let tls = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return warn!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => return warn!(%peer, "TLS handshake timed out"),
+    };
+    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+        http2::serve(tls, peer, shared).await
+    } else {
+        serve(builder.accept(tls).await, peer, shared).await
+    }
+}
+
+/// Whether a plain TCP client starts with HTTP/2's preface (h2c with prior
+/// knowledge) rather than an HTTP/1.1 request: it is looked at, not read.
+async fn starts_with_preface(tcp: &TcpStream) -> bool {
+    let mut start = [0u8; http2::PREFACE.len()];
+    loop {
+        let n = match tcp.peek(&mut start).await {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if n == 0 || start[..n] != http2::PREFACE[..n] {
+            return false;
+        }
+        if n == start.len() {
+            return true;
+        }
+        // A piece of the preface so far (the caller bounds the wait).
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Which HTTP version carried a WebSocket, for the connection log line.
+fn carried_by<S>(ws: &WebSocket<S>) -> &'static str
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    match ws.request().map(|r| r.version()) {
+        Some(rws::http::Version::HTTP_2) => "HTTP/2",
+        _ => "HTTP/1.1",
     }
 }
 
@@ -288,6 +344,15 @@ async fn serve<S>(
         Ok(Accepted::Http(_)) => return,
         Err(e) => return warn!(%peer, "{e}"),
     };
+    session(ws, peer, shared).await
+}
+
+/// Runs an open WebSocket on its endpoint, whichever HTTP version carried
+/// it.
+async fn session<S>(ws: WebSocket<S>, peer: SocketAddr, shared: Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let path = ws.request().map(|r| r.uri().path()).unwrap_or_default();
     match Route::of(path) {
         Some(Route::Echo) => echo::run(ws, peer, shared.shutdown).await,
