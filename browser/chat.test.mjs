@@ -127,6 +127,12 @@ try {
     const protocol = await page1.evaluate(() => location.protocol);
     if (protocol !== 'https:') fail(`page 1 is on ${protocol}, not https:`);
     check('the page came over https:// and its WebSockets over wss://');
+    // The page came over HTTP/2 (ALPN h2): its WebSockets may then be
+    // streams of that connection (RFC 8441); run.sh checks the server's
+    // log for which HTTP version carried them.
+    const hop = await page1.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol);
+    if (hop !== 'h2') fail(`page 1 came over ${JSON.stringify(hop)}, not h2`);
+    check('the page came over HTTP/2 (h2)');
   }
 
   const first = 'hello from page 1 — ünïcode & <b>no markup</b>';

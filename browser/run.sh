@@ -4,7 +4,9 @@
 # (browser/chat.test.mjs: two pages in one room see each other's lines, a
 # page in another room does not), over http:// and ws://, then again over
 # https:// and wss:// (`rws serve --tls-cert`, a certificate made by
-# interop/make-certs.sh, trusted by Chromium through its key's hash).
+# interop/make-certs.sh, trusted by Chromium through its key's hash), where
+# Chromium loads the page over HTTP/2 and opens the WebSockets as HTTP/2
+# streams (RFC 8441), as the server's log shows.
 #
 # Installs chromium with apt-get if /usr/bin/chromium is missing, and
 # playwright-core with `npm ci` (never a browser download of Playwright's
@@ -89,3 +91,16 @@ if [ -z "$PORT" ]; then
 fi
 timeout 120 node browser/chat.test.mjs "https://localhost:$PORT" "$SPKI"
 rm -rf "$CERTS"
+# Over TLS, Chromium loads the page over HTTP/2 and, since the server
+# allows extended CONNECT, opens the chat's WebSockets as streams of that
+# connection (RFC 8441): the server's log says which HTTP version carried
+# each one, and none may have come over HTTP/1.1.
+H2=$(grep -c 'connected on chat.*http="HTTP/2"' "$LOG" || true)
+H1=$(grep -c 'connected on chat.*http="HTTP/1.1"' "$LOG" || true)
+if [ "$H2" -lt 3 ] || [ "$H1" != 0 ]; then
+  echo "browser: over https://, $H2 chat WebSockets came over HTTP/2 and $H1 over HTTP/1.1;" \
+    "expected the 3 pages' over HTTP/2" >&2
+  exit 1
+fi
+echo "browser: Chromium's $H2 chat WebSockets over https:// came as HTTP/2 streams (RFC 8441):"
+grep -m1 'connected on chat.*http="HTTP/2"' "$LOG" | sed -E 's/^[^ ]+ +//'  

@@ -143,7 +143,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     info!(%peer, room = %name, protocol = ws.protocol(), http = super::carried_by(&ws),
-        "connected on chat");
+        deflate = super::deflate_of(&ws), "connected on chat");
     let (id, commands) = shared.rooms.join(&name);
     let (queue, queued) = mpsc::channel(shared.chat_queue);
     let (kick, mut kicked) = oneshot::channel();

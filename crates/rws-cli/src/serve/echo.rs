@@ -15,7 +15,7 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    info!(%peer, http = super::carried_by(&ws), "connected on /echo");
+    info!(%peer, http = super::carried_by(&ws), deflate = super::deflate_of(&ws), "connected on /echo");
     let mut count = 0u64;
     loop {
         let message = tokio::select! {

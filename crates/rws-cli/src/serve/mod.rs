@@ -305,6 +305,14 @@ async fn starts_with_preface(tcp: &TcpStream) -> bool {
     }
 }
 
+/// The permessage-deflate parameters agreed, for the connection log line.
+fn deflate_of<S>(ws: &WebSocket<S>) -> Option<String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.deflate().map(|params| params.response_header())
+}
+
 /// Which HTTP version carried a WebSocket, for the connection log line.
 fn carried_by<S>(ws: &WebSocket<S>) -> &'static str
 where
