@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Autobahn TestSuite against rws in both roles and against `rws serve`
+# Runs the Autobahn TestSuite against rws in both roles, against `rws serve`
+# and against the axum example's /echo route (rws::extract in axum::serve)
 # (groups 1-10 and the fast permessage-deflate cases of 12 and 13), and
 # compares each report with autobahn/expected/*.json.
 #
@@ -35,6 +36,7 @@ done
 
 cd "$ROOT"
 cargo build --release --locked -p rws --example autobahn_server --example autobahn_client
+cargo build --release --locked -p rws --features axum --example axum_app
 cargo build --release --locked -p rws-cli
 "$SHARED/autobahn/install.sh" >&2
 
@@ -67,6 +69,13 @@ RUST_LOG=error target/release/rws serve --listen "127.0.0.1:$PORT" 2>"$OUT-serve
 PIDS+=($!)
 "$RUN" server "ws://127.0.0.1:$PORT/echo" --cases "$CASES" --exclude "$EXCLUDE" --agent rws-serve --out "$OUT/serve" || status=1
 compare serve
+
+# 4. The library inside axum: examples/axum_app.rs, on /echo.
+PORT="$(free_port)"
+target/release/examples/axum_app "127.0.0.1:$PORT" 2>"$OUT-axum.log" &
+PIDS+=($!)
+"$RUN" server "ws://127.0.0.1:$PORT/echo" --cases "$CASES" --exclude "$EXCLUDE" --agent rws-axum --out "$OUT/axum" || status=1
+compare axum
 
 if [[ $status == 0 ]]; then
   echo "run-all.sh: Autobahn conformance: all runs match the expected results"

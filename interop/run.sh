@@ -15,6 +15,8 @@
 #   4. Over TLS: the rws client (the library's interop_client, and `rws
 #      connect wss://`) -> the Python server with TLS; and refused under
 #      another CA.
+#   5. The Python client and Node's `ws` client -> the axum example's /echo
+#      (crates/rws/examples/axum_app.rs: rws::extract in axum::serve).
 #
 # Needs python3 with venv and pip, and PyPI access the first time: websockets
 # goes into the venv target/interop-venv, which later runs reuse. Only
@@ -103,6 +105,8 @@ timeout 3600 cargo build --release --locked -p rws-cli \
   || die "cargo build --release -p rws-cli failed"
 timeout 3600 cargo build --release --locked -p rws --features rustls --example interop_client \
   || die "cargo build --release -p rws --features rustls --example interop_client failed"
+timeout 3600 cargo build --release --locked -p rws --features axum --example axum_app \
+  || die "cargo build --release -p rws --features axum --example axum_app failed"
 
 echo
 echo "=== 1. Python websockets client -> rws serve"
@@ -236,6 +240,28 @@ else
   check fail "server.py over TLS did not announce its port (see $LOGS/server-tls.err)"
 fi
 stop "$SERVER"
+
+echo
+echo "=== 5. Python websockets and Node ws clients -> the axum example (rws::extract)"
+timeout 120 target/release/examples/axum_app 127.0.0.1:0 2>"$LOGS/axum_app.log" &
+AXUM=$!
+PIDS+=("$AXUM")
+if ADDR=$(wait_for "$LOGS/axum_app.log" 'http://127\.0\.0\.1:[0-9]+' "$AXUM"); then
+  URL="ws://${ADDR#http://}/echo"
+  check ok "axum_app listening, its echo route on $URL"
+  timeout 60 "$PY" interop/client.py "$URL" 2>&1 | tee "$LOGS/client.py-axum.log"
+  rc=${PIPESTATUS[0]}
+  count_checks "$LOGS/client.py-axum.log"
+  cond "client.py against axum_app exited 0 (got $rc)" test "$rc" = 0
+  timeout 60 node interop/node/client.mjs "$URL" 2>&1 | tee "$LOGS/node-client-axum.log"
+  rc=${PIPESTATUS[0]}
+  count_checks "$LOGS/node-client-axum.log"
+  cond "Node ws client against axum_app exited 0 (got $rc)" test "$rc" = 0
+  cond "axum_app still running after the clients" kill -0 "$AXUM"
+else
+  check fail "axum_app did not announce its address (see $LOGS/axum_app.log)"
+fi
+stop "$AXUM"
 
 echo
 echo "interop: $PASSED passed, $FAILED failed"

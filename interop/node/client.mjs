@@ -1,15 +1,16 @@
-// Node's `ws` client (npm) against an rws echo server over wss://, trusting
-// only the CA given: text and binary messages of several sizes, each echo
+// Node's `ws` client (npm) against an rws echo server, over wss:// trusting
+// only the CA given, or over ws://: text and binary messages of several sizes, each echo
 // compared with what was sent, permessage-deflate as ws offers it, then a
 // close with 1000. Prints PASS/FAIL lines; exits 1 if any check failed.
 //
 //   node interop/node/client.mjs wss://localhost:PORT/echo CA.pem
+//   node interop/node/client.mjs ws://127.0.0.1:PORT/echo
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
 const [url, caFile] = process.argv.slice(2);
-if (!url || !caFile) {
-  console.error('usage: node client.mjs wss://HOST:PORT/echo CA.pem');
+if (!url || (url.startsWith('wss:') && !caFile)) {
+  console.error('usage: node client.mjs wss://HOST:PORT/echo CA.pem | ws://HOST:PORT/echo');
   process.exit(2);
 }
 let failed = 0;
@@ -33,9 +34,8 @@ const messages = [
 ];
 
 const ws = new WebSocket(url, {
-  ca: readFileSync(caFile),
+  ...(caFile ? { ca: readFileSync(caFile), ALPNProtocols: ['http/1.1'] } : {}),
   perMessageDeflate: true,
-  ALPNProtocols: ['http/1.1'],
 });
 ws.on('error', (e) => {
   check(false, `connection: ${e.message}`);

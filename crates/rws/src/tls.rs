@@ -309,6 +309,27 @@ impl TlsAcceptor {
         config.alpn_protocols = vec![b"h2".to_vec(), HTTP_1_1.to_vec()];
         TlsAcceptor::new(Arc::new(config))
     }
+
+    /// Runs the server's TLS handshake on `stream`, within `timeout`, and
+    /// returns the TLS stream, for a server that then chooses how to speak
+    /// by the protocol the client chose with ALPN
+    /// (`get_ref().1.alpn_protocol()`). A refused handshake is
+    /// [`Error::Tls`] and says why, as in `accept_tls`.
+    #[cfg(feature = "tokio")]
+    pub async fn accept<S>(
+        &self,
+        stream: S,
+        timeout: std::time::Duration,
+    ) -> Result<crate::TlsStream<S>, Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let accept = tokio_rustls::TlsAcceptor::from(self.config.clone()).accept(stream);
+        tokio::time::timeout(timeout, accept)
+            .await
+            .map_err(|_| Error::HandshakeTimeout)?
+            .map_err(|e| handshake_error(e, "the client"))
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {

@@ -307,3 +307,75 @@ fn for_version<B: From<Bytes>>(response: Response<Bytes>, version: Version) -> R
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h2_connect(protocol: Option<&str>) -> Request<()> {
+        let mut request = Request::builder()
+            .method(Method::CONNECT)
+            .version(Version::HTTP_2)
+            .uri("https://example.com/chat")
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap();
+        if let Some(p) = protocol {
+            request
+                .extensions_mut()
+                .insert(hyper::ext::Protocol::from(p));
+        }
+        request
+    }
+
+    #[test]
+    fn an_upgrade_request_over_either_version_is_recognised() {
+        assert!(is_upgrade_request(&h2_connect(Some("websocket"))));
+        // RFC 8441 §4: CONNECT without :protocol is a plain tunnel.
+        assert!(!is_upgrade_request(&h2_connect(None)));
+        assert!(!is_upgrade_request(&h2_connect(Some("connect-udp"))));
+        let get = Request::get("/")
+            .header("upgrade", "WebSocket")
+            .body(())
+            .unwrap();
+        assert!(is_upgrade_request(&get));
+    }
+
+    #[test]
+    fn refusals_over_http2_carry_no_connection_specific_fields() {
+        // RFC 6455 §4.2.2's 426 names the protocol with Upgrade over
+        // HTTP/1.1; RFC 9113 §8.2.2 forbids the field over HTTP/2.
+        let mut old = h2_connect(Some("websocket"));
+        old.headers_mut()
+            .insert("sec-websocket-version", http::HeaderValue::from_static("8"));
+        let refusal = Upgrade::from_request(&mut old).unwrap_err();
+        assert_eq!(refusal.error().status(), 426);
+        let response: Response<Bytes> = refusal.into_response();
+        assert_eq!(response.status(), 426);
+        assert_eq!(response.headers()["sec-websocket-version"], "13");
+        assert!(!response.headers().contains_key("upgrade"));
+        assert!(!response.headers().contains_key("connection"));
+        let mut old = Request::get("/")
+            .header("host", "h")
+            .header("upgrade", "websocket")
+            .header("connection", "upgrade")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-version", "8")
+            .body(())
+            .unwrap();
+        let response: Response<Bytes> =
+            Upgrade::from_request(&mut old).unwrap_err().into_response();
+        assert_eq!(response.headers()["upgrade"], "websocket");
+    }
+
+    #[test]
+    fn a_valid_request_without_hypers_handle_is_refused() {
+        // A request that did not come through a hyper connection with
+        // upgrades has nothing to hand over.
+        let refusal = Upgrade::from_request(&mut h2_connect(Some("websocket"))).unwrap_err();
+        assert!(
+            refusal.to_string().contains("hands no connection over"),
+            "{refusal}"
+        );
+    }
+}

@@ -272,11 +272,9 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, shared: Shared, _permit: Owned
             Err(_) => warn!(%peer, "opening handshake timed out"),
         };
     };
-    let accept = tokio_rustls::TlsAcceptor::from(acceptor.config().clone()).accept(tcp);
-    let tls = match tokio::time::timeout(timeout, accept).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => return warn!(%peer, "TLS handshake failed: {e}"),
-        Err(_) => return warn!(%peer, "TLS handshake timed out"),
+    let tls = match acceptor.accept(tcp, timeout).await {
+        Ok(tls) => tls,
+        Err(e) => return warn!(%peer, "{e}"),
     };
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
         http2::serve(tls, peer, shared).await

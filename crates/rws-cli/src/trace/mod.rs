@@ -33,7 +33,7 @@ use record::{Dir, Event, Record};
 RSV1-3, opcode, masking key, payload length and its encoding, a preview, close code and \
 reason, and the violations seen on it after \"!!\". The proxy relays bytes unchanged, \
 except the request target (when --upstream names a path) and Host. Over TLS (--tls-cert, a \
-wss:// upstream) it terminates TLS on each side and traces the bytes in between."
+wss:// upstream) it terminates TLS on each side and traces the bytes in between. It reads HTTP/1.1 WebSockets only, not yet those over HTTP/2 (RFC 8441): its TLS offers ALPN http/1.1 alone, so clients speak HTTP/1.1 through it, and HTTP/2 traffic in a capture is not traced."
 )]
 pub(crate) struct TraceArgs {
     /// The address the proxy listens on.

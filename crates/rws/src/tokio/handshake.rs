@@ -385,11 +385,9 @@ impl<F: OnRequest, H> ServerBuilder<F, H> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let accept = tokio_rustls::TlsAcceptor::from(acceptor.config().clone()).accept(stream);
-        let tls = tokio::time::timeout(self.spec.config.handshake_timeout, accept)
-            .await
-            .map_err(|_| Error::HandshakeTimeout)?
-            .map_err(|e| crate::tls::handshake_error(e, "the client"))?;
+        let tls = acceptor
+            .accept(stream, self.spec.config.handshake_timeout)
+            .await?;
         self.serve(tls).await
     }
 }
