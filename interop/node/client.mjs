@@ -53,9 +53,13 @@ const next = () => new Promise((resolve) => {
 });
 ws.on('open', async () => {
   const socket = ws._socket;
-  check(socket.encrypted === true && socket.authorized === true,
-    `TLS, the server's certificate verified against the CA (${socket.getProtocol()})`);
-  check(socket.alpnProtocol === 'http/1.1', `ALPN agreed http/1.1 (${socket.alpnProtocol})`);
+  if (caFile) {
+    check(socket.encrypted === true && socket.authorized === true,
+      `TLS, the server's certificate verified against the CA (${socket.getProtocol()})`);
+    check(socket.alpnProtocol === 'http/1.1', `ALPN agreed http/1.1 (${socket.alpnProtocol})`);
+  } else {
+    check(!socket.encrypted, 'plain TCP (ws://)');
+  }
   check(ws.extensions.includes('permessage-deflate'),
     `permessage-deflate agreed (${ws.extensions || 'none'})`);
   for (const [what, payload] of messages) {
