@@ -281,6 +281,34 @@ mod tests {
     }
 
     #[test]
+    fn handshake_errors_say_what_was_wrong() {
+        let cases = [
+            (
+                HandshakeError::Header {
+                    name: ":protocol",
+                    problem: "missing or not websocket",
+                },
+                ":protocol: missing or not websocket",
+            ),
+            (
+                HandshakeError::Method(http::Method::PUT),
+                "method PUT cannot open a WebSocket",
+            ),
+            (
+                HandshakeError::UnsupportedVersion,
+                "Sec-WebSocket-Version is not 13",
+            ),
+            (
+                HandshakeError::HeadTooLarge { limit: 7 },
+                "HTTP head larger than 7 bytes",
+            ),
+        ];
+        for (error, said) in cases {
+            assert_eq!(error.to_string(), said);
+        }
+    }
+
+    #[test]
     fn handshake_statuses() {
         assert_eq!(HandshakeError::UnsupportedVersion.status(), 426);
         assert_eq!(HandshakeError::Method(http::Method::POST).status(), 405);

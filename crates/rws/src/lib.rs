@@ -56,6 +56,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Inside a hyper 1.x or axum 0.8 server, the `hyper` feature's
+//! `upgrade` module and the `axum` feature's `extract::WebSocketUpgrade`
+//! turn a request into the same `WebSocket`, over HTTP/1.1 or HTTP/2
+//! (RFC 8441); the `hyper` feature's `http2` module opens WebSockets as
+//! streams of an HTTP/2 connection. Both features are off by default.
+//!
 //! Everything a program needs is at the crate root, so a glob import works
 //! beside tokio's own macros:
 //!

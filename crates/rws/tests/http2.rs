@@ -544,3 +544,29 @@ async fn plain_requests_on_the_route_are_served_as_http() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_http2_connection_on_a_stream_the_caller_opened() {
+    bounded(async {
+        let (addr, mut accepted) = server(Http::Two, WebSocketConfig::default()).await;
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let h2 = Http2Connection::handshake(tcp, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let (mut ws, _) = ClientBuilder::new(format!("ws://{addr}/mine"))
+            .connect_over(&h2)
+            .await
+            .unwrap();
+        let mut seen = accepted.recv().await.unwrap();
+        assert_eq!((seen.version, seen.path.as_str()), (Version::HTTP_2, "/mine"));
+        ws.send(Message::text("hi")).await.unwrap();
+        assert_eq!(seen.ws.recv().await.unwrap().unwrap(), Message::text("hi"));
+        // A stream that speaks HTTP/1.1 is no HTTP/2 connection.
+        let (h1, _) = server(Http::One, WebSocketConfig::default()).await;
+        let tcp = tokio::net::TcpStream::connect(h1).await.unwrap();
+        assert!(Http2Connection::handshake(tcp, Duration::from_secs(5))
+            .await
+            .is_err());
+    })
+    .await;
+}
