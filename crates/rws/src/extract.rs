@@ -231,3 +231,18 @@ pub struct DefaultOnFailedUpgrade;
 impl OnFailedUpgrade for DefaultOnFailedUpgrade {
     fn call(self, _error: Error) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closure_is_an_on_failed_upgrade_given_the_error() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        OnFailedUpgrade::call(
+            move |error: Error| tx.send(error.to_string()).unwrap(),
+            Error::HandshakeTimeout,
+        );
+        assert_eq!(rx.recv().unwrap(), Error::HandshakeTimeout.to_string());
+    }
+}

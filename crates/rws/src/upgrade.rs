@@ -350,6 +350,8 @@ mod tests {
             .insert("sec-websocket-version", http::HeaderValue::from_static("8"));
         let refusal = Upgrade::from_request(&mut old).unwrap_err();
         assert_eq!(refusal.error().status(), 426);
+        let source = std::error::Error::source(&refusal).expect("the handshake error");
+        assert_eq!(source.to_string(), refusal.error().to_string());
         let response: Response<Bytes> = refusal.into_response();
         assert_eq!(response.status(), 426);
         assert_eq!(response.headers()["sec-websocket-version"], "13");

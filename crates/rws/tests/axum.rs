@@ -20,21 +20,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// version, the subprotocol and whether deflate was agreed.
 async fn echo(ws: WebSocketUpgrade) -> Response {
     let version = ws.version();
-    ws.protocols(["superchat", "chat"])
-        .max_message_size(1000)
-        .on_upgrade(move |mut ws| async move {
-            let seen = format!(
-                "{version:?} {:?} deflate={}",
-                ws.protocol(),
-                ws.deflate().is_some()
-            );
-            ws.send(Message::text(seen)).await.unwrap();
-            while let Some(Ok(message)) = ws.recv().await {
-                if ws.send(message).await.is_err() {
-                    break;
-                }
+    let offered = ws.requested_protocols().collect::<Vec<_>>().join("+");
+    let ws = ws.protocols(["superchat", "chat"]).max_message_size(1000);
+    let selected = ws.selected_protocol().map(str::to_owned);
+    ws.on_upgrade(move |mut ws| async move {
+        assert_eq!(ws.protocol(), selected.as_deref());
+        let seen = format!(
+            "{version:?} {:?} deflate={} offered={offered}",
+            ws.protocol(),
+            ws.deflate().is_some()
+        );
+        ws.send(Message::text(seen)).await.unwrap();
+        while let Some(Ok(message)) = ws.recv().await {
+            if ws.send(message).await.is_err() {
+                break;
             }
-        })
+        }
+    })
 }
 
 async fn plain(ws: WebSocketUpgrade) -> Response {
@@ -76,7 +78,7 @@ async fn http1_echo_with_the_servers_protocol_choice_and_deflate() {
         let hello = ws.recv().await.unwrap().unwrap();
         assert_eq!(
             hello.as_text(),
-            Some("HTTP/1.1 Some(\"superchat\") deflate=true")
+            Some("HTTP/1.1 Some(\"superchat\") deflate=true offered=chat+superchat")
         );
         for message in [Message::text("héllo"), Message::binary(vec![1u8, 2, 3])] {
             ws.send(message.clone()).await.unwrap();
@@ -102,7 +104,7 @@ async fn http2_echo_through_axum_serve() {
         let hello = ws.recv().await.unwrap().unwrap();
         assert_eq!(
             hello.as_text(),
-            Some("HTTP/2.0 Some(\"chat\") deflate=true")
+            Some("HTTP/2.0 Some(\"chat\") deflate=true offered=chat")
         );
         ws.send(Message::text("over a stream")).await.unwrap();
         assert_eq!(

@@ -558,7 +558,10 @@ async fn an_http2_connection_on_a_stream_the_caller_opened() {
             .await
             .unwrap();
         let mut seen = accepted.recv().await.unwrap();
-        assert_eq!((seen.version, seen.path.as_str()), (Version::HTTP_2, "/mine"));
+        assert_eq!(
+            (seen.version, seen.path.as_str()),
+            (Version::HTTP_2, "/mine")
+        );
         ws.send(Message::text("hi")).await.unwrap();
         assert_eq!(seen.ws.recv().await.unwrap().unwrap(), Message::text("hi"));
         // A stream that speaks HTTP/1.1 is no HTTP/2 connection.
@@ -569,4 +572,211 @@ async fn an_http2_connection_on_a_stream_the_caller_opened() {
             .is_err());
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_stalled_stream_from_the_server_holds_back_only_its_own_stream() {
+    // The client's side of flow control: the server sends to a WebSocket
+    // the client never reads; a neighbour on the same connection still
+    // gets its messages (the client's connection window is larger than a
+    // stream's).
+    bounded(async {
+        let (addr, mut accepted) = server(Http::Two, WebSocketConfig::default()).await;
+        let h2 = Http2Connection::connect(ClientBuilder::new(format!("ws://{addr}/")))
+            .await
+            .unwrap();
+        let (stalled, _) = ClientBuilder::new(format!("ws://{addr}/stalled"))
+            .connect_over(&h2)
+            .await
+            .unwrap();
+        let mut stalled_server = accepted.recv().await.unwrap();
+        let (mut live, _) = ClientBuilder::new(format!("ws://{addr}/live"))
+            .connect_over(&h2)
+            .await
+            .unwrap();
+        let mut live_server = accepted.recv().await.unwrap();
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = sent.clone();
+        let flood = tokio::spawn(async move {
+            let chunk = Message::binary(vec![0u8; 64 << 10]);
+            loop {
+                stalled_server.ws.send(chunk.clone()).await.unwrap();
+                counter.fetch_add(64 << 10, Ordering::Relaxed);
+            }
+        });
+        let mut last = usize::MAX;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = sent.load(Ordering::Relaxed);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        assert!(
+            last > 0 && last < 32 << 20,
+            "{last} bytes went to a stream nobody reads"
+        );
+        for i in 0..20 {
+            live_server
+                .ws
+                .send(Message::text(format!("{i}")))
+                .await
+                .unwrap();
+            assert_eq!(
+                live.recv().await.unwrap().unwrap(),
+                Message::text(format!("{i}"))
+            );
+        }
+        flood.abort();
+        drop(stalled);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_http2_connection_knows_when_the_server_is_gone() {
+    bounded(async {
+        // A server for one connection, in a task this test can end.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (tx, _rx) = mpsc::unbounded_channel();
+            let svc = service_fn(move |r| service(r, WebSocketConfig::default(), tx.clone()));
+            let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+            b.enable_connect_protocol();
+            let _ = b.serve_connection(TokioIo::new(tcp), svc).await;
+        });
+        let h2 = Http2Connection::connect(ClientBuilder::new(format!("ws://{addr}/")))
+            .await
+            .unwrap();
+        assert!(!h2.is_closed());
+        serving.abort();
+        let _ = serving.await;
+        // The TCP connection closed with the server's task.
+        let mut waited = 0;
+        while !h2.is_closed() {
+            assert!(waited < 5000, "the connection still looks open after 5 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += 10;
+        }
+        let refused = ClientBuilder::new(format!("ws://{addr}/late"))
+            .connect_over(&h2)
+            .await;
+        assert!(refused.is_err());
+    })
+    .await;
+}
+
+/// HTTP/2 over TLS: ALPN `h2` is required of the server.
+#[cfg(feature = "rustls")]
+mod over_tls {
+    use super::*;
+    use rws::tls::{ClientTls, TlsAcceptor};
+
+    /// A certificate for localhost and a client that trusts only it.
+    fn certificate() -> (TlsAcceptor, Arc<rws::tls::rustls::ClientConfig>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let acceptor =
+            TlsAcceptor::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap();
+        let client = ClientTls::new()
+            .without_web_pki()
+            .add_ca_pem(cert.pem().as_bytes())
+            .unwrap()
+            .build()
+            .unwrap();
+        (acceptor, client)
+    }
+
+    /// A TLS server with `acceptor` that speaks HTTP/2 when ALPN says h2.
+    async fn tls_server(acceptor: TlsAcceptor) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let (tx, acceptor) = (tx.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp, Duration::from_secs(5)).await else {
+                        return;
+                    };
+                    if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                        return; // an HTTP/1.1 client: hung up on
+                    }
+                    let svc =
+                        service_fn(move |r| service(r, WebSocketConfig::default(), tx.clone()));
+                    let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+                    b.enable_connect_protocol();
+                    let _ = b.serve_connection(TokioIo::new(tls), svc).await;
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    #[tokio::test]
+    async fn wss_over_http2_is_negotiated_by_alpn() {
+        bounded(async {
+            let (acceptor, client) = certificate();
+            let (addr, mut accepted) = tls_server(acceptor.with_http2()).await;
+            let url = format!("wss://localhost:{}/tls", addr.port());
+            let (mut ws, response) = ClientBuilder::new(url)
+                .tls_config(client)
+                .connect_http2()
+                .await
+                .unwrap();
+            assert_eq!(response.version(), Version::HTTP_2);
+            let mut seen = accepted.recv().await.unwrap();
+            assert_eq!(seen.version, Version::HTTP_2);
+            ws.send(Message::text("secret")).await.unwrap();
+            assert_eq!(
+                seen.ws.recv().await.unwrap().unwrap(),
+                Message::text("secret")
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_agree_to_h2_is_refused() {
+        bounded(async {
+            // ALPN http/1.1 only: rustls refuses the handshake itself
+            // (RFC 7301 §3.2's no_application_protocol alert).
+            let (acceptor, client) = certificate();
+            let (addr, _accepted) = tls_server(acceptor).await;
+            let url = format!("wss://localhost:{}/tls", addr.port());
+            let refused = ClientBuilder::new(url)
+                .tls_config(client)
+                .connect_http2()
+                .await;
+            match refused {
+                Err(Error::Tls(e)) => {
+                    assert!(e.to_string().contains("NoApplicationProtocol"), "{e}")
+                }
+                other => panic!("{:?}", other.map(|_| ())),
+            }
+            // No ALPN at all: the handshake succeeds without h2, and the
+            // client says so.
+            let (acceptor, client) = certificate();
+            let mut config = (**acceptor.config()).clone();
+            config.alpn_protocols.clear();
+            let (addr, _accepted) = tls_server(TlsAcceptor::new(Arc::new(config))).await;
+            let url = format!("wss://localhost:{}/tls", addr.port());
+            match ClientBuilder::new(url)
+                .tls_config(client)
+                .connect_http2()
+                .await
+            {
+                Err(Error::Handshake(HandshakeError::Header { name: "ALPN", .. })) => {}
+                other => panic!("{:?}", other.map(|_| ())),
+            }
+        })
+        .await;
+    }
 }
