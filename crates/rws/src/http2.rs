@@ -81,14 +81,8 @@ impl Http2Connection {
     /// WebSockets are then opened with [`ClientBuilder::connect_over`].
     pub async fn connect(builder: ClientBuilder) -> Result<Http2Connection, Error> {
         let mut spec = builder.spec;
-        spec.http2 = true;
-        let handshake = spec.handshake()?;
-        let endpoint = Endpoint::of(&handshake)?;
         let deadline = Instant::now() + spec.config.handshake_timeout;
-        let open = Box::pin(open(&spec, &endpoint, deadline));
-        tokio::time::timeout_at(deadline, open)
-            .await
-            .map_err(|_| Error::HandshakeTimeout)?
+        Ok(connection_for(&mut spec, deadline).await?.0)
     }
 
     /// Runs the HTTP/2 handshake on a stream the caller opened (that speaks
@@ -148,6 +142,22 @@ impl Http2Connection {
         );
         Ok((ws, head))
     }
+}
+
+/// Opens, by `deadline`, the HTTP/2 connection to the host of `spec`'s
+/// URL; with it, the handshake of the WebSocket `spec` describes.
+async fn connection_for(
+    spec: &mut ClientSpec,
+    deadline: Instant,
+) -> Result<(Http2Connection, ClientHandshake), Error> {
+    spec.http2 = true;
+    let handshake = spec.handshake()?;
+    let endpoint = Endpoint::of(&handshake)?;
+    let open = Box::pin(open(spec, &endpoint, deadline));
+    let connection = tokio::time::timeout_at(deadline, open)
+        .await
+        .map_err(|_| Error::HandshakeTimeout)??;
+    Ok((connection, handshake))
 }
 
 /// Opens the transport to `endpoint` and starts HTTP/2 on it.
@@ -241,16 +251,9 @@ impl ClientBuilder {
     /// [`connect_over`](Self::connect_over). The connection ends with the
     /// WebSocket.
     pub async fn connect_http2(self) -> Result<(WebSocket<Upgraded>, Response<()>), Error> {
-        let timeout = self.spec.config.handshake_timeout;
-        let deadline = Instant::now() + timeout;
         let mut spec = self.spec;
-        spec.http2 = true;
-        let handshake = spec.handshake()?;
-        let endpoint = Endpoint::of(&handshake)?;
-        let connection =
-            tokio::time::timeout_at(deadline, Box::pin(open(&spec, &endpoint, deadline)))
-                .await
-                .map_err(|_| Error::HandshakeTimeout)??;
+        let deadline = Instant::now() + spec.config.handshake_timeout;
+        let (connection, handshake) = connection_for(&mut spec, deadline).await?;
         let run = connection.open_websocket(handshake, spec);
         tokio::time::timeout_at(deadline, Box::pin(run))
             .await

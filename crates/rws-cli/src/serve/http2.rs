@@ -14,7 +14,11 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rws::bytes::Bytes;
+// The client's windows serve here too: what one WebSocket not read may
+// hold of the connection's receive window, and the connection's (16 such
+// streams before their neighbours wait, RFC 9113 §5.2).
 use rws::http::{Request, Response};
+use rws::http2::{CONNECTION_WINDOW, STREAM_WINDOW};
 use rws::upgrade::Upgrade;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinSet;
@@ -25,12 +29,6 @@ use super::{decide, page, Shared};
 /// The most WebSockets (and page requests) open at once on one HTTP/2
 /// connection.
 const MAX_STREAMS: u32 = 256;
-
-/// What one WebSocket not read may hold of the connection's receive
-/// window, and the connection's: 16 such streams before their neighbours
-/// wait (RFC 9113 §5.2).
-const STREAM_WINDOW: u32 = 1 << 20;
-const CONNECTION_WINDOW: u32 = 16 << 20;
 
 /// The HTTP/2 preface a client with prior knowledge starts with
 /// (RFC 9113 §3.4).
