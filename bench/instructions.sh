@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
 # Instructions per echoed message of an echo server, counted by valgrind's
 # callgrind (user space, exact whatever the machine is doing): two runs of
-# `rws bench` against the server under callgrind, SHORT and LONG seconds,
-# and (Ir(LONG) - Ir(SHORT)) / (messages(LONG) - messages(SHORT)), so that
-# start-up, handshakes and warmup cancel out.
+# `rws bench --messages` against the server under callgrind, SHORT and LONG
+# messages on each connection, and
+# (Ir(LONG) - Ir(SHORT)) / (messages(LONG) - messages(SHORT)), so that
+# start-up, handshakes and the ends of connections cancel out. The counts
+# of messages are exact (no time window), so what varies from run to run is
+# only how the server's reads happen to batch.
 #
 #   bench/instructions.sh SERVER_BINARY [rws bench options...]
 #   bench/instructions.sh bench/servers/target/release/echo-rws -c 100 -s 1KiB
 #
-# Environment: SHORT (1), LONG (3) seconds; RWS_BIN (target/release/rws);
+# Environment: SHORT (200), LONG (1000) messages per connection; RWS_BIN
+# (target/release/rws);
 # OUT (target/instructions) keeps the callgrind files for callgrind_annotate.
 set -euo pipefail
 SERVER=$1
 shift
-SHORT=${SHORT:-1}
-LONG=${LONG:-3}
+SHORT=${SHORT:-200}
+LONG=${LONG:-1000}
 RWS_BIN=${RWS_BIN:-target/release/rws}
 OUT=${OUT:-target/instructions}
 mkdir -p "$OUT"
-run() { # run SECONDS [bench options]: prints "instructions messages"
-  local secs=$1
+run() { # run MESSAGES [bench options]: prints "instructions messages"
+  local count=$1
   shift
-  local tag="$(basename "$SERVER")-${secs}s" log
+  local tag="$(basename "$SERVER")-${count}" log
   log="$OUT/$tag.log"
   rm -f "$OUT/$tag.cg"
   valgrind --tool=callgrind --callgrind-out-file="$OUT/$tag.cg" "$SERVER" 127.0.0.1:0 \
@@ -34,7 +38,7 @@ run() { # run SECONDS [bench options]: prints "instructions messages"
   done
   [ -n "$addr" ] || { echo "the server did not start" >&2; kill "$pid"; exit 1; }
   local messages
-  messages=$("$RWS_BIN" bench "ws://$addr/" --duration "$secs" --warmup 0.5 --json "$@" |
+  messages=$("$RWS_BIN" bench "ws://$addr/" --messages "$count" --json "$@" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true

@@ -128,6 +128,25 @@ async fn bench_speaks_wss_and_verifies_every_echo() {
     assert_eq!(r["opened"], 3, "{r}");
     assert!(r["messages"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+    // An exact count over TLS too.
+    let r = bench(&[
+        &url,
+        "--cacert",
+        &certs.ca,
+        "-c",
+        "3",
+        "-d",
+        "3",
+        "--verify",
+        "--messages",
+        "11",
+    ])
+    .await;
+    assert_eq!(
+        (&r["messages"], &r["errors"]),
+        (&serde_json::json!(33), &serde_json::json!({})),
+        "{r}"
+    );
     // Without the CA, every connection fails its handshake.
     let r = bench(&[&url, "-c", "2", "--duration", "0.2", "--warmup", "0"]).await;
     assert_eq!(r["opened"], 0, "{r}");
@@ -168,4 +187,30 @@ async fn bench_counts_connection_failures() {
     .await;
     assert_eq!(r["errors"]["connect"], 3, "{r}");
     assert_eq!(r["messages"], 0);
+}
+
+#[tokio::test]
+async fn bench_messages_sends_exactly_that_many_on_each_connection() {
+    let (_server, addr) = common::serve(&[]).await;
+    let url = format!("ws://{addr}/echo");
+    // Depths that do and do not divide the count, over TCP, two threads.
+    for (depth, per_connection) in [("1", 37u64), ("4", 10), ("7", 10)] {
+        let r = bench(&[
+            &url,
+            "-c",
+            "3",
+            "-d",
+            depth,
+            "--threads",
+            "2",
+            "--verify",
+            "--messages",
+            &per_connection.to_string(),
+        ])
+        .await;
+        assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+        assert_eq!(r["messages"], 3 * per_connection, "{r}");
+        assert_eq!(r["messages_per_connection"], per_connection, "{r}");
+        assert_eq!(r["warmup_s"], 0.0, "{r}");
+    }
 }

@@ -1,8 +1,9 @@
 //! The adapters' read buffer: allocated on first use, grown while reads
 //! fill it, and given back when the connection goes quiet.
 
-/// The first allocation.
-const INITIAL: usize = 4 << 10;
+/// The first allocation, and the size of the tokio adapter's reads into
+/// the stack.
+pub(crate) const INITIAL: usize = 4 << 10;
 
 /// A reusable buffer for reads from the transport.
 ///
@@ -37,11 +38,21 @@ impl ReadBuffer {
     }
 
     #[cfg(any(feature = "tokio", test))]
-    /// The space to read into as uninitialized memory, allocated if needed
-    /// but never zeroed: for readers that track what they initialize
-    /// (tokio's `ReadBuf`). Use [`filled_uninit`](Self::filled_uninit)
-    /// after the read.
-    pub(crate) fn spare(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+    /// The space to read into as uninitialized memory, never zeroed: for
+    /// readers that track what they initialize (tokio's `ReadBuf`). While
+    /// reads fit in 4 KiB that is `stack`, the caller's, so that a
+    /// connection of small messages reads without allocating (the heap
+    /// buffer would be freed at every pause and allocated again, one
+    /// malloc and free of 4 KiB per message at depth 1); larger reads get
+    /// the heap buffer, allocated if needed. Use
+    /// [`filled_uninit`](Self::filled_uninit) after the read.
+    pub(crate) fn spare<'a>(
+        &'a mut self,
+        stack: &'a mut [std::mem::MaybeUninit<u8>; INITIAL],
+    ) -> &'a mut [std::mem::MaybeUninit<u8>] {
+        if self.size <= INITIAL {
+            return stack;
+        }
         if self.buf.capacity() < self.size {
             self.buf = Vec::with_capacity(self.size);
         }
@@ -50,11 +61,14 @@ impl ReadBuffer {
     }
 
     #[cfg(any(feature = "tokio", test))]
-    /// After a read of `n` bytes into [`spare`](Self::spare): grows the
-    /// size for the next read if this one filled the space.
-    pub(crate) fn filled_uninit(&mut self, n: usize) {
-        if n == self.buf.capacity() && self.size < self.max {
+    /// After a read of `n` bytes into the `offered` bytes of
+    /// [`spare`](Self::spare): the next read gets twice the space if this
+    /// one filled it, and the stack again once a read fits in it.
+    pub(crate) fn filled_uninit(&mut self, n: usize, offered: usize) {
+        if n == offered && self.size < self.max {
             self.size = (self.size * 2).min(self.max);
+        } else if n <= INITIAL {
+            self.size = INITIAL;
         }
     }
 
@@ -118,21 +132,45 @@ mod tests {
     }
 
     #[test]
-    fn spare_space_grows_the_same_way_and_is_freed_when_idle() {
+    fn spare_space_starts_on_the_stack_grows_on_the_heap_and_comes_back() {
+        let mut stack = [std::mem::MaybeUninit::uninit(); INITIAL];
+        let on_stack = stack.as_ptr();
         let mut b = ReadBuffer::new(16 << 10);
-        assert_eq!(b.spare().len(), 4 << 10);
-        b.filled_uninit(100);
-        assert_eq!(b.spare().len(), 4 << 10, "a partial read keeps the size");
-        let n = b.spare().len();
-        b.filled_uninit(n);
-        assert_eq!(b.spare().len(), 8 << 10, "a full read doubles it");
-        let n = b.spare().len();
-        b.filled_uninit(n);
-        let n = b.spare().len();
-        b.filled_uninit(n);
-        assert_eq!(b.spare().len(), 16 << 10, "up to the maximum");
+        let space = b.spare(&mut stack);
+        assert_eq!((space.len(), space.as_ptr()), (4 << 10, on_stack));
+        b.filled_uninit(100, 4 << 10);
+        assert_eq!(
+            b.spare(&mut stack).as_ptr(),
+            on_stack,
+            "a partial read stays"
+        );
+        assert_eq!(b.allocated(), 0, "small reads allocate nothing");
+        b.filled_uninit(4 << 10, 4 << 10);
+        let space = b.spare(&mut stack);
+        assert_eq!(space.len(), 8 << 10, "a full read doubles it");
+        assert_ne!(space.as_ptr(), on_stack, "on the heap");
+        b.filled_uninit(8 << 10, 8 << 10);
+        assert_eq!(b.spare(&mut stack).len(), 16 << 10);
+        b.filled_uninit(16 << 10, 16 << 10);
+        assert_eq!(b.spare(&mut stack).len(), 16 << 10, "up to the maximum");
         b.idle();
         assert_eq!(b.allocated(), 0);
-        assert_eq!(b.spare().len(), 16 << 10);
+        assert_eq!(
+            b.spare(&mut stack).len(),
+            16 << 10,
+            "a pause keeps the size"
+        );
+        b.filled_uninit(5000, 16 << 10);
+        assert_eq!(
+            b.spare(&mut stack).len(),
+            16 << 10,
+            "a read over 4 KiB keeps it"
+        );
+        b.filled_uninit(4 << 10, 16 << 10);
+        assert_eq!(
+            b.spare(&mut stack).as_ptr(),
+            on_stack,
+            "one that fits the stack returns"
+        );
     }
 }

@@ -39,6 +39,8 @@ pub(super) struct Plan {
     pub verify: bool,
     pub warmup: Duration,
     pub duration: Duration,
+    /// `--messages`: exactly this many on each connection, then stop.
+    pub count: Option<u64>,
 }
 
 /// What one thread measured.
@@ -134,6 +136,9 @@ pub(super) fn run_thread(
             .map_or((None, None), |f| (f.deflate, Some(f.frame_len)));
         // Every thread is ready: start together.
         start.wait();
+        // Counted messages are all measured, from the first.
+        stats.measuring.set(plan.count.is_some());
+        let mut tasks = Vec::with_capacity(opened);
         for (stream, frames) in connections {
             let task = drive(
                 stream,
@@ -142,11 +147,17 @@ pub(super) fn run_thread(
                 stats.clone(),
                 progress.clone(),
             );
-            tokio::task::spawn_local(task);
+            tasks.push(tokio::task::spawn_local(task));
         }
-        tokio::time::sleep(plan.warmup).await;
-        stats.measuring.set(true);
-        tokio::time::sleep(plan.duration).await;
+        if plan.count.is_some() {
+            for task in tasks {
+                let _ = task.await;
+            }
+        } else {
+            tokio::time::sleep(plan.warmup).await;
+            stats.measuring.set(true);
+            tokio::time::sleep(plan.duration).await;
+        }
         stats.measuring.set(false);
         stats.stopped.set(true);
         let latency = stats.latency.borrow().clone();
@@ -177,6 +188,7 @@ async fn drive(
     } = opened;
     let echoes = Echoes {
         sent: RefCell::new(VecDeque::with_capacity(plan.depth)),
+        left: Cell::new(plan.count.unwrap_or(u64::MAX)),
         stats: &stats,
         progress: &progress,
     };
@@ -184,17 +196,33 @@ async fn drive(
         BenchStream::Plain(tcp) => drive_tcp(tcp, leftover, &frames, &plan, &echoes).await,
         BenchStream::Tls(tls) => drive_tls(*tls, leftover, &frames, &plan, &echoes).await,
     };
-    stats.error(kind);
+    if kind != ErrorKind::Finished {
+        stats.error(kind);
+    }
 }
 
 /// The send times of the messages in flight, and where echoes are counted.
 struct Echoes<'a> {
     sent: RefCell<VecDeque<Instant>>,
+    /// Messages this connection may still send (`--messages`).
+    left: Cell<u64>,
     stats: &'a Stats,
     progress: &'a AtomicU64,
 }
 
 impl Echoes<'_> {
+    /// How many of `k` more messages may be sent: all, unless `--messages`
+    /// runs out. `Err(Finished)` once every message was sent and echoed.
+    fn allow(&self, k: usize) -> Result<usize, ErrorKind> {
+        let left = self.left.get();
+        let k = (k as u64).min(left);
+        self.left.set(left - k);
+        if k == 0 && left == 0 && self.sent.borrow().is_empty() {
+            return Err(ErrorKind::Finished);
+        }
+        Ok(k as usize)
+    }
+
     /// `k` messages leave now.
     fn sending(&self, k: usize) {
         let now = Instant::now();
@@ -236,7 +264,10 @@ async fn drive_tls(
     echoes: &Echoes<'_>,
 ) -> ErrorKind {
     let (read, mut write) = tokio::io::split(stream);
-    let credits = Cell::new(plan.depth);
+    let credits = match echoes.allow(plan.depth) {
+        Ok(k) => Cell::new(k),
+        Err(kind) => return kind,
+    };
     let wake_writer = Notify::new();
     let writer = async {
         loop {
@@ -253,7 +284,7 @@ async fn drive_tls(
         }
     };
     let reader = read_echoes(read, leftover, frames, plan.verify, echoes, |done| {
-        credits.set(credits.get() + done);
+        credits.set(credits.get() + echoes.allow(done)?);
         wake_writer.notify_one();
         Ok(())
     });
@@ -309,7 +340,10 @@ async fn drive_tcp(
     echoes: &Echoes<'_>,
 ) -> ErrorKind {
     let (read, write) = tcp.into_split();
-    let credits = Cell::new(plan.depth);
+    let credits = match echoes.allow(plan.depth) {
+        Ok(k) => Cell::new(k),
+        Err(kind) => return kind,
+    };
     // Bytes of `frames.bytes` still to write: set while the writer task
     // has a write in progress, so that the reader queues behind it.
     let unwritten = Cell::new(0..0);
@@ -346,6 +380,10 @@ async fn drive_tcp(
     // Writes `k` frames now if the writer is idle and the socket takes
     // them; else leaves them to the writer.
     let send_now = |k: usize| -> Result<(), ErrorKind> {
+        let k = echoes.allow(k)?;
+        if k == 0 {
+            return Ok(());
+        }
         let left = unwritten.replace(0..0);
         let behind = !left.is_empty() || credits.get() > 0;
         unwritten.set(left);

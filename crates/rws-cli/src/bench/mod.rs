@@ -55,6 +55,13 @@ pub(crate) struct BenchArgs {
     /// Seconds of load before the measurement starts.
     #[arg(long, default_value_t = 1.0, value_parser = seconds)]
     warmup: f64,
+    /// Instead of a duration: send exactly N messages on each connection,
+    /// with no warmup, and end once every echo arrived. The count of
+    /// messages is then exact, as instruction counting needs
+    /// (bench/instructions.sh).
+    #[arg(long, value_name = "N", conflicts_with_all = ["duration", "warmup"],
+        value_parser = clap::value_parser!(u64).range(1..))]
+    messages: Option<u64>,
     /// Send text messages (their UTF-8 is validated by the server).
     #[arg(long, conflicts_with = "binary")]
     text: bool,
@@ -104,6 +111,8 @@ pub(crate) enum ErrorKind {
     Protocol,
     /// `--verify`: an echo differed from what was sent.
     Verify,
+    /// `--messages`: every message was sent and echoed (not an error).
+    Finished,
 }
 
 impl fmt::Display for ErrorKind {
@@ -112,6 +121,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Connect => "connect",
             ErrorKind::Handshake => "handshake",
             ErrorKind::Closed => "closed",
+            ErrorKind::Finished => "finished",
             ErrorKind::Io => "io",
             ErrorKind::Protocol => "protocol",
             ErrorKind::Verify => "verify",
@@ -220,6 +230,8 @@ struct LoadResult {
     /// permessage-deflate as agreed, and the length of the frame sent.
     deflate: Option<DeflateParams>,
     frame_len: Option<usize>,
+    /// The measured time: --duration, or how long --messages took.
+    seconds: f64,
 }
 
 fn load(
@@ -240,6 +252,7 @@ fn load(
         verify: args.verify,
         warmup: Duration::from_secs_f64(args.warmup),
         duration: Duration::from_secs_f64(args.duration),
+        count: args.messages,
     });
     let threads = args.threads as usize;
     let start = Arc::new(Barrier::new(threads + 1));
@@ -254,12 +267,29 @@ fn load(
         .collect();
     start.wait();
     let show_progress = !args.json && std::io::stderr().is_terminal();
-    watch(plan.warmup, "warmup", show_progress, &progress);
+    if plan.count.is_none() {
+        watch(plan.warmup, "warmup", show_progress, &progress);
+    }
     let (client_before, server_before) = (
         procfs::cpu_seconds(None),
         args.server_pid.and_then(|p| procfs::cpu_seconds(Some(p))),
     );
-    watch(plan.duration, "measuring", show_progress, &progress);
+    let measured = Instant::now();
+    let mut handles = handles;
+    let mut results = Vec::with_capacity(threads);
+    match plan.count {
+        None => watch(plan.duration, "measuring", show_progress, &progress),
+        // Until every connection got all its echoes.
+        Some(_) => {
+            for handle in handles.drain(..) {
+                results.push(handle.join().map_err(|_| "a load thread panicked")?);
+            }
+        }
+    }
+    let seconds = match plan.count {
+        None => args.duration,
+        Some(_) => measured.elapsed().as_secs_f64(),
+    };
     let (client_after, server_after) = (
         procfs::cpu_seconds(None),
         args.server_pid.and_then(|p| procfs::cpu_seconds(Some(p))),
@@ -277,9 +307,13 @@ fn load(
         server_cpu: server_before.zip(server_after).map(|(a, b)| b - a),
         deflate: None,
         frame_len: None,
+        seconds,
     };
     for handle in handles {
-        let r: ThreadResult = handle.join().map_err(|_| "a load thread panicked")?;
+        results.push(handle.join().map_err(|_| "a load thread panicked")?);
+    }
+    for r in results {
+        let r: ThreadResult = r;
         total.messages += r.messages;
         total.latency.add(&r.latency).map_err(|e| e.to_string())?;
         total.opened += r.opened;
@@ -356,7 +390,7 @@ fn size_text(size: usize) -> String {
 }
 
 fn load_report(args: &BenchArgs, r: &LoadResult) -> String {
-    let seconds = args.duration;
+    let seconds = r.seconds;
     let rate = r.messages as f64 / seconds;
     let mib = rate * args.size as f64 / f64::from(1u32 << 20);
     let q = |quantile: f64| r.latency.value_at_quantile(quantile) as f64;
@@ -376,7 +410,8 @@ fn load_report(args: &BenchArgs, r: &LoadResult) -> String {
             "depth": args.depth,
             "kind": kind,
             "duration_s": seconds,
-            "warmup_s": args.warmup,
+            "warmup_s": if args.messages.is_some() { 0.0 } else { args.warmup },
+            "messages_per_connection": args.messages,
             "threads": args.threads,
             "verify": args.verify,
             "deflate_offered": args.deflate,
@@ -401,14 +436,17 @@ fn load_report(args: &BenchArgs, r: &LoadResult) -> String {
         .to_string();
     }
     let ms = |us: f64| format!("{:.3} ms", us / 1000.0);
+    let window = match args.messages {
+        Some(n) => format!("{n} on each in {seconds:.3} s"),
+        None => format!("{seconds} s after {} s of warmup", args.warmup),
+    };
     let mut out = format!(
-        "rws bench {}: {} connection{}, {} {kind} messages, {} in flight each, {seconds} s after {} s of warmup, {} thread{}\n",
+        "rws bench {}: {} connection{}, {} {kind} messages, {} in flight each, {window}, {} thread{}\n",
         args.url,
         args.connections,
         if args.connections == 1 { "" } else { "s" },
         size_text(args.size),
         args.depth,
-        args.warmup,
         args.threads,
         if args.threads == 1 { "" } else { "s" },
     );

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
 use std::ops::{ControlFlow, Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
@@ -16,7 +17,7 @@ use tokio::time::Sleep;
 
 use crate::driver::{Driver, Step};
 use crate::handshake_spec::Agreed;
-use crate::read_buffer::ReadBuffer;
+use crate::read_buffer::{self, ReadBuffer};
 use crate::{Error, WebSocketConfig, WRITE_SLICES};
 
 #[derive(Debug)]
@@ -357,14 +358,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                 }
             };
         }
-        let mut buf = ReadBuf::uninit(self.read_buf.spare());
+        let mut stack = [MaybeUninit::uninit(); read_buffer::INITIAL];
+        let mut buf = ReadBuf::uninit(self.read_buf.spare(&mut stack));
+        let offered = buf.capacity();
         match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len();
                 if n > 0 && conn.state() != State::Closed {
                     conn.handle_input(buf.filled());
                 }
-                self.read_buf.filled_uninit(n);
+                self.read_buf.filled_uninit(n, offered);
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
