@@ -410,6 +410,24 @@ impl Connection {
         self.out.pending_vectored(slices)
     }
 
+    /// How many parts [`pending_output_vectored`](Self::pending_output_vectored)
+    /// would give: with one (or none), [`pending_output`](Self::pending_output)
+    /// is everything, and a plain write needs no slices.
+    ///
+    /// ```
+    /// use rws_proto::{Config, Connection, Message, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// assert_eq!(server.pending_output_parts(), 0);
+    /// server.send(Message::text("small")).unwrap();
+    /// assert_eq!(server.pending_output_parts(), 1, "copied into the buffer");
+    /// server.send(Message::binary(vec![0u8; 60 << 10])).unwrap();
+    /// assert_eq!(server.pending_output_parts(), 2, "and a payload of its own");
+    /// ```
+    pub fn pending_output_parts(&self) -> usize {
+        self.out.parts()
+    }
+
     /// How many bytes are waiting to be written, in all.
     pub fn pending_output_len(&self) -> usize {
         self.out.len()

@@ -102,6 +102,11 @@ impl Output {
         n
     }
 
+    /// How many parts `pending_vectored` would give.
+    pub(super) fn parts(&self) -> usize {
+        self.segments.len() + usize::from(self.pos < self.tail.len())
+    }
+
     /// All the bytes queued.
     pub(super) fn len(&self) -> usize {
         self.segments_len + self.tail.len() - self.pos
@@ -180,8 +185,10 @@ mod tests {
             everything(&output),
             b"head\x07\x07\x07\x07\x07\x07\x07\x07\x07\x07next"
         );
+        assert_eq!(output.parts(), 3, "head, payload, tail");
         assert_eq!(output.pending(), b"head");
         assert!(!output.consume(4));
+        assert_eq!(output.parts(), 2);
         assert_eq!(output.pending().as_ptr(), address, "the payload itself");
         // A write that ends inside a segment, another across into the tail.
         assert!(!output.consume(3));
@@ -190,8 +197,9 @@ mod tests {
         assert_eq!(everything(&output).len(), 11);
         assert!(!output.consume(9));
         assert_eq!(output.pending(), b"xt");
+        assert_eq!(output.parts(), 1, "what is left of the tail");
         assert!(output.consume(2));
-        assert_eq!(output.len(), 0);
+        assert_eq!((output.len(), output.parts()), (0, 0));
         assert!(output.pending().is_empty());
     }
 

@@ -186,10 +186,11 @@ impl<S: Read + Write> Inner<S> {
     fn write_out(&mut self, limit: usize) -> io::Result<()> {
         let conn = &mut self.driver.conn;
         while conn.pending_output_len() >= limit.max(1) {
-            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-            let parts = conn.pending_output_vectored(&mut slices);
-            // A plain write for one part: `writev` costs the kernel more.
-            let written = if parts > 1 {
+            // A plain write for one part: `writev` costs the kernel more,
+            // and no slices need filling.
+            let written = if conn.pending_output_parts() > 1 {
+                let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+                let parts = conn.pending_output_vectored(&mut slices);
                 self.stream.write_vectored(&slices[..parts])
             } else {
                 self.stream.write(conn.pending_output())

@@ -310,11 +310,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
         let conn = &mut self.driver.conn;
         while conn.pending_output_len() >= limit.max(1) {
             let stream = Pin::new(&mut self.stream);
-            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
-            let parts = conn.pending_output_vectored(&mut slices);
             // A plain write when the output is one part: `writev` costs the
-            // kernel more than `write` for a single buffer.
-            let n = if parts > 1 && stream.is_write_vectored() {
+            // kernel more than `write` for a single buffer, and no slices
+            // need filling.
+            let n = if conn.pending_output_parts() > 1 && stream.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+                let parts = conn.pending_output_vectored(&mut slices);
                 ready!(stream.poll_write_vectored(cx, &slices[..parts]))?
             } else {
                 ready!(stream.poll_write(cx, conn.pending_output()))?
