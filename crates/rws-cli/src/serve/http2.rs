@@ -100,7 +100,12 @@ fn answer(
         Ok(accept) => {
             let (response, pending) = upgrade.accept(accept);
             let shared = shared.clone();
-            streams.lock().expect("not poisoned").spawn(async move {
+            let mut streams = streams.lock().expect("not poisoned");
+            // Reap the streams that ended: a JoinSet keeps a finished task
+            // until it is joined, and a client that opens and closes
+            // WebSockets on one connection would grow it without bound.
+            while streams.try_join_next().is_some() {}
+            streams.spawn(async move {
                 match pending.await {
                     Ok(ws) => super::session(ws, peer, shared).await,
                     Err(e) => warn!(%peer, http = "HTTP/2", "{e}"),
