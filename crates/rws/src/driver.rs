@@ -157,6 +157,7 @@ impl Driver {
     /// `None`. `write_blocked`: the adapter's last write would have blocked
     /// (only the non-blocking adapter says so), so reading goes on
     /// meanwhile, unless there is nothing left to read for.
+    #[inline]
     pub(crate) fn next_step(&mut self, write_blocked: bool) -> Step {
         if self.finished {
             return Step::Done;

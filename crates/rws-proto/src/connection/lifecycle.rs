@@ -106,6 +106,7 @@ impl Connection {
     /// conn.handle_timeout(start);
     /// assert_eq!(conn.poll_timeout(), Some(start + Duration::from_secs(20)));
     /// ```
+    #[inline]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let now = self.lifecycle.now?;
         let life = &self.lifecycle;

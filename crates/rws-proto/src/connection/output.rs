@@ -76,6 +76,7 @@ impl Output {
     }
 
     /// The next contiguous bytes to write (not always all of them).
+    #[inline]
     pub(super) fn pending(&self) -> &[u8] {
         let pending = match self.segments.front() {
             Some(first) => first,
@@ -103,11 +104,13 @@ impl Output {
     }
 
     /// How many parts `pending_vectored` would give.
+    #[inline]
     pub(super) fn parts(&self) -> usize {
         self.segments.len() + usize::from(self.pos < self.tail.len())
     }
 
     /// All the bytes queued.
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.segments_len + self.tail.len() - self.pos
     }
@@ -120,7 +123,34 @@ impl Output {
     /// consumed since) while more than that is queued: the bytes past it
     /// were never handed out to be written, and skipping them would
     /// corrupt the stream.
-    pub(super) fn consume(&mut self, mut n: usize) -> bool {
+    #[inline]
+    pub(super) fn consume(&mut self, n: usize) -> bool {
+        // The common case: one buffer, all of it written, and all of it
+        // handed out (a plain write of what `pending` gave).
+        let consumable = self.consumable.0.get_mut();
+        if self.segments.is_empty() && n == self.tail.len() - self.pos && n <= *consumable {
+            if *consumable != usize::MAX {
+                *consumable -= n;
+            }
+            self.drained();
+            return true;
+        }
+        self.consume_parts(n)
+    }
+
+    /// Everything was written: the tail is emptied for the next frames.
+    #[inline]
+    fn drained(&mut self) {
+        self.pos = 0;
+        if self.tail.capacity() > KEEP_CAPACITY {
+            self.tail = Vec::new();
+        } else {
+            self.tail.clear();
+        }
+    }
+
+    /// [`consume`](Self::consume) in general.
+    fn consume_parts(&mut self, mut n: usize) -> bool {
         let len = self.len();
         let consumable = self.consumable.0.get_mut();
         // Past the end is harmless (everything was handed out); short of
@@ -151,12 +181,7 @@ impl Output {
         }
         let drained = self.segments.is_empty() && self.pos == self.tail.len();
         if drained {
-            self.pos = 0;
-            if self.tail.capacity() > KEEP_CAPACITY {
-                self.tail = Vec::new();
-            } else {
-                self.tail.clear();
-            }
+            self.drained();
         }
         drained
     }

@@ -25,8 +25,8 @@ impl Connection {
             MessageKind::Binary => OpCode::Binary,
         };
         // RFC 7692 §7.2.1: compress the whole message, mark it with RSV1.
-        let mut compressed = Vec::new();
         if let Some(compression) = self.compression.as_mut() {
+            let mut compressed = Vec::new();
             if compression.compress(message.as_payload(), &mut compressed) {
                 self.write_frame_rsv1(opcode, &compressed);
                 return Ok(());
@@ -186,6 +186,7 @@ impl Connection {
     }
 
     /// Writes a held-back pong once the output has drained.
+    #[inline]
     pub(super) fn release_pong(&mut self) {
         if let Some(pong) = self.pong.take() {
             self.append_frame(FrameHeader::new(OpCode::Pong, pong.len() as u64), &pong);

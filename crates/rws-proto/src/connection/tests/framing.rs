@@ -518,6 +518,25 @@ fn rfc6455_5_7_64_kib_binary_in_a_single_unmasked_frame() {
     assert_eq!(events(&mut server), [binary(&data)]);
 }
 
+#[test]
+fn rfc6455_5_2_a_header_split_after_its_first_byte_is_read_as_one_header() {
+    // The masked frame "hi" with the key 81 01 02 03: after its first byte,
+    // the rest (82 81 01 02 03 e9 68) looks like a whole frame of its own
+    // (FIN, binary, masked, one byte). It is the rest of a header, not a
+    // frame: the message is "hi".
+    let key = [0x81, 0x01, 0x02, 0x03];
+    let wire = raw_frame(FIN | BINARY, Some(key), b"hi");
+    assert_eq!(
+        wire,
+        [0x82, 0x82, 0x81, 0x01, 0x02, 0x03, b'h' ^ 0x81, b'i' ^ 0x01]
+    );
+    let mut server = Connection::new(Role::Server, defaults());
+    server.handle_input(&wire[..1]);
+    assert_eq!(events(&mut server), []);
+    server.handle_input(&wire[1..]);
+    assert_eq!(events(&mut server), [binary(b"hi")]);
+}
+
 // ---------------------------------------------------------------------------
 // Output buffer
 // ---------------------------------------------------------------------------
