@@ -29,20 +29,19 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_in_place(buf, key);
 }
 
-/// XORs `buf` with `key` (at phase 0): 32 bytes at a time, then 8, then
-/// one, as [`copy_masked`].
+/// XORs `buf` with `key` (at phase 0): 128 bytes at a time, then 32, then
+/// 8, then one, as [`copy_masked`].
 #[inline(always)]
 fn mask_in_place(buf: &mut [u8], key: [u8; 4]) {
-    let block_key: [u8; BLOCK] = std::array::from_fn(|i| key[i & 3]);
-    let (blocks, rest) = buf.as_chunks_mut::<BLOCK>();
-    for block in blocks {
-        for i in 0..BLOCK {
-            block[i] ^= block_key[i];
-        }
-    }
     let wide = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
+    let mut rest = buf;
+    if rest.len() >= BLOCK {
+        let keys = repeated(wide);
+        rest = mask_blocks::<UNROLLED>(rest, &keys);
+        rest = mask_blocks::<BLOCK>(rest, first(&keys));
+    }
     let (words, tail) = rest.as_chunks_mut::<8>();
     for word in words {
         *word = (u64::from_ne_bytes(*word) ^ wide).to_ne_bytes();
@@ -52,6 +51,20 @@ fn mask_in_place(buf: &mut [u8], key: [u8; 4]) {
     for (i, byte) in tail.iter_mut().enumerate() {
         *byte ^= key[i & 3];
     }
+}
+
+/// XORs the whole `N`-byte blocks at the start of `buf` with `block_key`
+/// (the key repeated, from phase 0; `N` a multiple of 4, so each block
+/// starts at phase 0): what is left after them.
+#[inline(always)]
+fn mask_blocks<'b, const N: usize>(buf: &'b mut [u8], block_key: &[u8; N]) -> &'b mut [u8] {
+    let (blocks, rest) = buf.as_chunks_mut::<N>();
+    for block in blocks {
+        for i in 0..N {
+            block[i] ^= block_key[i];
+        }
+    }
+    rest
 }
 
 /// [`mask_in_place`] compiled for AVX2.
@@ -115,26 +128,22 @@ unsafe fn copy_masked_avx2(to: &mut [MaybeUninit<u8>], from: &[u8], key: [u8; 4]
 }
 
 /// Writes `from` XORed with `key` (at phase 0) into `to`, of the same
-/// length, every byte of it: 32 bytes at a time (fixed-size arrays, which
-/// the compiler turns into vector instructions: SSE2 everywhere on x86-64,
-/// AVX2 through [`copy_masked_avx2`]), then 8, then one.
+/// length, every byte of it: 128 bytes at a time (fixed-size arrays, which
+/// the compiler turns into vector instructions, four AVX2 registers per
+/// step through [`copy_masked_avx2`], SSE2 everywhere on x86-64), then 32,
+/// then 8, then one.
 #[inline(always)]
 fn copy_masked(to: &mut [MaybeUninit<u8>], from: &[u8], key: [u8; 4]) {
     debug_assert_eq!(to.len(), from.len());
-    let block_key: [u8; BLOCK] = std::array::from_fn(|i| key[i & 3]);
-    // Both sides have the same length, so they split alike: blocks with
-    // blocks, and rests of the same length (starting at key phase 0, as 32
-    // and 8 are multiples of 4).
-    let (to_blocks, to_rest) = to.as_chunks_mut::<BLOCK>();
-    let (from_blocks, from_rest) = from.as_chunks::<BLOCK>();
-    for (t, f) in to_blocks.iter_mut().zip(from_blocks) {
-        for i in 0..BLOCK {
-            t[i] = MaybeUninit::new(f[i] ^ block_key[i]);
-        }
-    }
     let wide = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);
+    let (mut to_rest, mut from_rest) = (to, from);
+    if from_rest.len() >= BLOCK {
+        let keys = repeated(wide);
+        (to_rest, from_rest) = copy_blocks::<UNROLLED>(to_rest, from_rest, &keys);
+        (to_rest, from_rest) = copy_blocks::<BLOCK>(to_rest, from_rest, first(&keys));
+    }
     let (to_words, to_tail) = to_rest.as_chunks_mut::<8>();
     let (from_words, from_tail) = from_rest.as_chunks::<8>();
     for (t, f) in to_words.iter_mut().zip(from_words) {
@@ -146,6 +155,49 @@ fn copy_masked(to: &mut [MaybeUninit<u8>], from: &[u8], key: [u8; 4]) {
         t.write(f ^ key[i & 3]);
     }
 }
+
+/// Copies the whole `N`-byte blocks at the start of `from` into `to`,
+/// XORed with `block_key` (the key repeated from phase 0; `N` a multiple
+/// of 4: each block starts at phase 0): what is left of both after them. Both sides have the same length,
+/// so they split alike.
+#[inline(always)]
+fn copy_blocks<'t, 'f, const N: usize>(
+    to: &'t mut [MaybeUninit<u8>],
+    from: &'f [u8],
+    block_key: &[u8; N],
+) -> (&'t mut [MaybeUninit<u8>], &'f [u8]) {
+    let (to_blocks, to_rest) = to.as_chunks_mut::<N>();
+    let (from_blocks, from_rest) = from.as_chunks::<N>();
+    for (t, f) in to_blocks.iter_mut().zip(from_blocks) {
+        for i in 0..N {
+            t[i] = MaybeUninit::new(f[i] ^ block_key[i]);
+        }
+    }
+    (to_rest, from_rest)
+}
+
+/// The key (as a word of two keys) repeated over [`UNROLLED`] bytes,
+/// written a word at a time: built byte by byte, it cost more than the
+/// masking of a 1 KiB payload. Only for payloads of a block or more.
+#[inline(always)]
+fn repeated(wide: u64) -> [u8; UNROLLED] {
+    let mut keys = [0u8; UNROLLED];
+    for word in keys.as_chunks_mut::<8>().0 {
+        *word = wide.to_ne_bytes();
+    }
+    keys
+}
+
+/// The first [`BLOCK`] bytes of the repeated key.
+#[inline(always)]
+fn first(keys: &[u8; UNROLLED]) -> &[u8; BLOCK] {
+    keys.first_chunk::<BLOCK>().expect("UNROLLED holds a BLOCK")
+}
+
+/// The bytes the first stage of [`copy_masked`] and [`mask_in_place`]
+/// takes at a time: four AVX2 registers, so the loop's own instructions
+/// are spread over 128 bytes.
+const UNROLLED: usize = 4 * BLOCK;
 
 /// The bytes [`copy_masked`] takes at a time: one AVX2 register.
 const BLOCK: usize = 32;
