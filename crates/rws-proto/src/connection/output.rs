@@ -21,7 +21,7 @@ pub(super) const SHARE_AT_LEAST: usize = 8 << 10;
 pub(super) struct Output {
     /// Complete parts queued before the tail: frozen buffered bytes and
     /// shared payloads. None is empty.
-    segments: VecDeque<Bytes>,
+    segments: VecDeque<Part>,
     /// Their total length.
     segments_len: usize,
     /// Where frames are encoded, after every segment.
@@ -45,6 +45,48 @@ impl Default for Consumable {
     }
 }
 
+/// A part of the output queued before the tail.
+#[derive(Debug)]
+enum Part {
+    /// A shared payload, or buffered bytes too many to copy.
+    Shared(Bytes),
+    /// A few buffered bytes, copied (a frame header before a shared
+    /// payload, most often): the tail keeps its allocation, and no
+    /// allocation holds them.
+    Inline {
+        bytes: [u8; INLINE],
+        start: u8,
+        end: u8,
+    },
+}
+
+/// The most buffered bytes a [`Part::Inline`] holds.
+const INLINE: usize = 30;
+
+impl Part {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Part::Shared(bytes) => bytes,
+            Part::Inline { bytes, start, end } => &bytes[usize::from(*start)..usize::from(*end)],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Drops the first `n` bytes (at most its length).
+    fn advance(&mut self, n: usize) {
+        match self {
+            Part::Shared(bytes) => bytes.advance(n),
+            Part::Inline { start, end, .. } => {
+                debug_assert!(n <= usize::from(*end - *start));
+                *start += n as u8;
+            }
+        }
+    }
+}
+
 impl Output {
     /// The buffer new frames are encoded into (after everything queued).
     pub(super) fn buffer(&mut self) -> &mut Vec<u8> {
@@ -58,19 +100,30 @@ impl Output {
         }
         self.freeze_tail();
         self.segments_len += payload.len();
-        self.segments.push_back(payload);
+        self.segments.push_back(Part::Shared(payload));
     }
 
     /// Moves the unwritten tail to the segments, so that what comes next
     /// goes after a shared payload.
     fn freeze_tail(&mut self) {
-        if self.pos < self.tail.len() {
+        let unwritten = self.tail.len() - self.pos;
+        if unwritten == 0 {
+            self.tail.clear();
+        } else if unwritten <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..unwritten].copy_from_slice(&self.tail[self.pos..]);
+            self.segments_len += unwritten;
+            self.segments.push_back(Part::Inline {
+                bytes,
+                start: 0,
+                end: unwritten as u8,
+            });
+            self.tail.clear();
+        } else {
             let mut tail = Bytes::from(std::mem::take(&mut self.tail));
             tail.advance(self.pos);
             self.segments_len += tail.len();
-            self.segments.push_back(tail);
-        } else {
-            self.tail.clear();
+            self.segments.push_back(Part::Shared(tail));
         }
         self.pos = 0;
     }
@@ -79,7 +132,7 @@ impl Output {
     #[inline]
     pub(super) fn pending(&self) -> &[u8] {
         let pending = match self.segments.front() {
-            Some(first) => first,
+            Some(first) => first.as_slice(),
             None => self.tail.get(self.pos..).unwrap_or_default(),
         };
         self.consumable.0.store(pending.len(), Ordering::Relaxed);
@@ -93,7 +146,7 @@ impl Output {
         let parts = self
             .segments
             .iter()
-            .map(|s| &s[..])
+            .map(Part::as_slice)
             .chain(Some(tail).filter(|t| !t.is_empty()));
         let mut n = 0;
         for (slot, part) in slices.iter_mut().zip(parts) {
@@ -172,7 +225,7 @@ impl Output {
             first.advance(step);
             self.segments_len -= step;
             n -= step;
-            if first.is_empty() {
+            if first.len() == 0 {
                 self.segments.pop_front();
             }
         }
@@ -237,6 +290,49 @@ mod tests {
         assert_eq!(everything(&output), b"cdefXY");
         assert_eq!(output.len(), 6);
         assert!(output.consume(6));
+    }
+
+    #[test]
+    fn a_short_tail_is_frozen_by_copy_and_the_buffer_kept() {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"\x82\x7e\x40\x00");
+        let capacity = output.tail.capacity();
+        output.push_shared(Bytes::from(vec![7u8; 16 << 10]));
+        assert!(matches!(output.segments.front(), Some(Part::Inline { .. })));
+        assert_eq!(
+            output.tail.capacity(),
+            capacity,
+            "the tail keeps its buffer"
+        );
+        output.buffer().extend_from_slice(b"next");
+        let all = everything(&output);
+        assert_eq!(all.len(), 4 + (16 << 10) + 4);
+        assert_eq!(&all[..4], b"\x82\x7e\x40\x00");
+        assert_eq!(&all[all.len() - 4..], b"next");
+        // Written in three pieces, the first ending inside the copied part.
+        assert!(!output.consume(3));
+        assert_eq!(output.pending(), b"\x00");
+        assert!(!output.consume(1));
+        assert_eq!(output.pending().len(), 16 << 10);
+        assert!(!output.consume(16 << 10));
+        assert_eq!(output.pending(), b"next");
+        assert!(output.consume(4));
+    }
+
+    #[test]
+    fn a_long_tail_is_frozen_whole_without_a_copy() {
+        let mut output = Output::default();
+        let long: Vec<u8> = (0..=INLINE as u8).collect();
+        output.buffer().extend_from_slice(&long);
+        let address = output.tail.as_ptr();
+        output.push_shared(Bytes::from_static(b"XY"));
+        let Some(Part::Shared(frozen)) = output.segments.front() else {
+            panic!("{} bytes are frozen as they are", INLINE + 1);
+        };
+        assert_eq!(frozen.as_ptr(), address, "not copied");
+        let mut expected = long.clone();
+        expected.extend_from_slice(b"XY");
+        assert_eq!(everything(&output), expected);
     }
 
     #[test]
