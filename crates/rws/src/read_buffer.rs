@@ -72,16 +72,6 @@ impl ReadBuffer {
         }
     }
 
-    #[cfg(any(feature = "tokio", test))]
-    /// A read went straight into a message (`Connection::input_space`):
-    /// the read that filled this buffer was a large payload's start, not
-    /// a sign that larger reads pay, so the next read is 4 KiB (on the
-    /// stack) again, instead of a heap buffer allocated for the header of
-    /// the next large frame.
-    pub(crate) fn read_direct(&mut self) {
-        self.size = INITIAL;
-    }
-
     #[cfg(any(feature = "blocking", test))]
     /// The first `n` bytes of the space, after a read of `n` bytes. A read
     /// that filled the space doubles it for the next one.
@@ -139,18 +129,6 @@ mod tests {
         let n = b.space().len();
         b.filled(n);
         assert_eq!(b.space().len(), len, "never past the maximum");
-    }
-
-    #[test]
-    fn a_direct_read_brings_the_reads_back_to_the_stack() {
-        let mut stack = [std::mem::MaybeUninit::uninit(); INITIAL];
-        let on_stack = stack.as_ptr();
-        let mut b = ReadBuffer::new(64 << 10);
-        b.filled_uninit(4 << 10, 4 << 10);
-        assert_eq!(b.spare(&mut stack).len(), 8 << 10, "a full read doubles it");
-        b.read_direct();
-        let space = b.spare(&mut stack);
-        assert_eq!((space.len(), space.as_ptr()), (4 << 10, on_stack));
     }
 
     #[test]

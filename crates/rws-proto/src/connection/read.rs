@@ -107,7 +107,7 @@ impl Connection {
 
     /// Where to read the transport's next bytes directly, when that saves a
     /// copy: while the payload of a large data frame comes in (at least
-    /// 4 KiB of it left, uncompressed, messages reassembled whole), the
+    /// 16 KiB of it left, uncompressed, messages reassembled whole), the
     /// spare room of the message's own buffer, at most the rest of the
     /// frame. `None` otherwise: read into a buffer of your own and pass it
     /// to [`handle_input`](Self::handle_input).
@@ -518,7 +518,7 @@ const RESERVE_AHEAD: usize = 64 << 10;
 
 /// Frame payloads with at least this much left are offered for reading
 /// straight into the message ([`Connection::input_space`]).
-const DIRECT_READ_AT_LEAST: u64 = 4 << 10;
+const DIRECT_READ_AT_LEAST: u64 = 16 << 10;
 
 /// Corrupt deflate data is invalid payload data (1007); `None` for output
 /// over the limit, which the caller reports with its sizes.

@@ -348,9 +348,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
                     // slice input_space just returned; nothing touched the
                     // connection in between.
                     unsafe { conn.input_filled(n) };
-                    // Large payloads come this way: the buffer is for
-                    // headers and small frames again.
-                    self.read_buf.read_direct();
                     Poll::Ready(Ok(n))
                 }
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

@@ -104,8 +104,8 @@ fn no_room_where_a_copy_is_needed_or_cheaper() {
     // A small frame, a control frame, between frames.
     let mut conn = Connection::new(Role::Server, defaults());
     assert!(conn.input_space().is_none(), "no frame yet");
-    conn.handle_input(&header_to(Role::Server, BINARY | FIN, 4095));
-    assert!(conn.input_space().is_none(), "under 4 KiB left");
+    conn.handle_input(&header_to(Role::Server, BINARY | FIN, 10_000));
+    assert!(conn.input_space().is_none(), "under 16 KiB left");
     let mut conn = Connection::new(Role::Server, defaults());
     conn.handle_input(&header_to(Role::Server, PING | FIN, 100));
     assert!(conn.input_space().is_none(), "a control frame");
