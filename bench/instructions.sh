@@ -10,10 +10,14 @@
 #
 #   bench/instructions.sh SERVER_BINARY [rws bench options...]
 #   bench/instructions.sh bench/servers/target/release/echo-rws -c 100 -s 1KiB
+#   SERVER_ARGS="serve --listen 127.0.0.1:0" WS_PATH=/echo \
+#     bench/instructions.sh target/release/rws -c 100 -s 1KiB     # rws serve
 #
 # Environment: SHORT (200), LONG (1000) messages per connection; RWS_BIN
-# (target/release/rws);
-# OUT (target/instructions) keeps the callgrind files for callgrind_annotate.
+# (target/release/rws); SERVER_ARGS (127.0.0.1:0), the server's arguments:
+# it must print the address it listens on (stdout or stderr); WS_PATH (/),
+# the echo endpoint; OUT (target/instructions) keeps the callgrind files
+# for callgrind_annotate.
 set -euo pipefail
 SERVER=$1
 shift
@@ -21,6 +25,8 @@ SHORT=${SHORT:-200}
 LONG=${LONG:-1000}
 RWS_BIN=${RWS_BIN:-target/release/rws}
 OUT=${OUT:-target/instructions}
+SERVER_ARGS=${SERVER_ARGS:-127.0.0.1:0}
+WS_PATH=${WS_PATH:-/}
 mkdir -p "$OUT"
 run() { # run MESSAGES [bench options]: prints "instructions messages"
   local count=$1
@@ -28,17 +34,18 @@ run() { # run MESSAGES [bench options]: prints "instructions messages"
   local tag="$(basename "$SERVER")-${count}" log
   log="$OUT/$tag.log"
   rm -f "$OUT/$tag.cg"
-  valgrind --tool=callgrind --callgrind-out-file="$OUT/$tag.cg" "$SERVER" 127.0.0.1:0 \
-    >"$log" 2>"$OUT/$tag.valgrind" &
+  # shellcheck disable=SC2086 # SERVER_ARGS is a list of arguments
+  valgrind --tool=callgrind --callgrind-out-file="$OUT/$tag.cg" --log-file="$OUT/$tag.valgrind" \
+    "$SERVER" $SERVER_ARGS >"$log" 2>&1 &
   local pid=$! addr=
   for _ in $(seq 100); do
-    addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$log" || true)
+    addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$log" | head -1 || true)
     [ -n "$addr" ] && break
     sleep 0.1
   done
   [ -n "$addr" ] || { echo "the server did not start" >&2; kill "$pid"; exit 1; }
   local messages
-  messages=$("$RWS_BIN" bench "ws://$addr/" --messages "$count" --json "$@" |
+  messages=$("$RWS_BIN" bench "ws://$addr$WS_PATH" --messages "$count" --json "$@" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true

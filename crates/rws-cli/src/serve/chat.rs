@@ -152,7 +152,8 @@ where
     let (stop, stopped) = oneshot::channel();
     let writer = tokio::spawn(write_queue(write, queued, stopped));
     let mut stop = Some(stop);
-    let mut shutdown = shared.shutdown;
+    let shutting_down = shared.shutdown.stopped();
+    tokio::pin!(shutting_down);
     let mut kick_done = false;
     let mut too_slow = false;
     let mut count = 0u64;
@@ -184,7 +185,7 @@ where
                     break None;
                 }
             }
-            _ = super::shutting_down(&mut shutdown), if stop.is_some() => {
+            _ = &mut shutting_down, if stop.is_some() => {
                 if let Some(stop) = stop.take() {
                     let _ = stop.send((CloseCode::GOING_AWAY, "server shutting down"));
                 }

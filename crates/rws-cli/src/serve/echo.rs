@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 
 use rws::{CloseCode, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::watch;
 use tracing::{info, warn};
 
 /// Echoes until the peer closes or the server shuts down (then closes
@@ -13,21 +12,28 @@ use tracing::{info, warn};
 pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     mut ws: WebSocket<S>,
     peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: super::shutdown::Shutdown,
 ) {
     info!(%peer, http = super::carried_by(&ws), deflate = super::deflate_of(&ws), "connected on /echo");
     let mut count = 0u64;
+    // One wait for the shutdown for the whole session, looked at first, so
+    // that a peer that never pauses cannot hold it off.
+    let shutting_down = shutdown.stopped();
+    tokio::pin!(shutting_down);
     loop {
         let message = tokio::select! {
-            message = ws.recv() => message,
-            _ = super::shutting_down(&mut shutdown) => {
+            biased;
+            _ = &mut shutting_down => {
                 let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                 break;
             }
+            message = ws.recv() => message,
         };
         let Some(message) = message else { break };
         let sent = match message {
-            Ok(message) => ws.send(message).await,
+            // `feed`: `recv` writes it before it waits for more, and the
+            // replies to messages that arrived together leave together.
+            Ok(message) => ws.feed(message).await,
             // The peer's own close code (4000, 1011...): an end, not a
             // failure of the server's; logged as closed below.
             Err(rws::Error::Closed(_)) => continue,

@@ -56,10 +56,9 @@ where
         .initial_connection_window_size(CONNECTION_WINDOW);
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
-    let mut shutdown = shared.shutdown.clone();
     let ended = tokio::select! {
         ended = connection.as_mut() => ended,
-        _ = super::shutting_down(&mut shutdown) => {
+        _ = shared.shutdown.stopped() => {
             connection.as_mut().graceful_shutdown();
             connection.await
         }

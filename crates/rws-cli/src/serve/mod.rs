@@ -11,6 +11,7 @@ mod chat;
 mod echo;
 mod http2;
 mod page;
+mod shutdown;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use rws::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
@@ -73,7 +74,7 @@ pub(crate) struct ServeArgs {
 #[derive(Clone)]
 struct Shared {
     config: WebSocketConfig,
-    shutdown: watch::Receiver<bool>,
+    shutdown: shutdown::Shutdown,
     rooms: Arc<chat::Rooms>,
     chat_queue: usize,
     /// With --tls-cert: every connection starts with TLS, offering `h2`
@@ -112,10 +113,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .max_frame_size(args.max_message_size.min(Config::default().max_frame_size))
         .deflate((!args.no_deflate).then(serve_deflate));
     let protocol = args.keepalive.apply(protocol);
-    let (stop, shutdown) = watch::channel(false);
     let shared = Shared {
         config: WebSocketConfig::default().core(protocol),
-        shutdown,
+        shutdown: shutdown::Shutdown::default(),
         rooms: Arc::default(),
         chat_queue: args.chat_queue as usize,
         tls,
@@ -145,7 +145,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     }
     drop(listener);
     info!(connections = tasks.len(), "shutting down");
-    let _ = stop.send(true);
+    shared.shutdown.stop();
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -365,10 +365,4 @@ where
         Some(Route::Chat(room)) => chat::run(ws, peer, room, shared).await,
         None => unreachable!("rejected requests do not open a connection"),
     }
-}
-
-/// Resolves once the server shuts down.
-async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
-    // An error means the server is gone: shutting down as well.
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
