@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # The instruction table of BENCHMARKS.md: user-space instructions per
-# echoed message of every echo server of bench/servers (and raw TCP),
-# counted by callgrind with bench/instructions.sh (exact message counts, so
-# a rerun agrees within about 0.1 %), at 16 B, 1 KiB and 16 KiB, binary, 100
-# connections at depth 1. Installs valgrind with apt-get if it is missing.
+# echoed message of every echo server of bench/servers (and raw TCP), and
+# of `rws serve`'s /echo, counted by callgrind with bench/instructions.sh
+# (exact message counts, so a rerun agrees within about 0.1 %), 100
+# connections at depth 1: binary at 16 B, 1 KiB and 16 KiB, text (UTF-8
+# validated) at 1 KiB, and text at 1 KiB with permessage-deflate (the
+# servers that implement it). Installs valgrind with apt-get if it is
+# missing.
 #
-#   bench/instructions-table.sh          # ~30 minutes (tokio-tungstenite is slow under valgrind)
-#   SIZES="16 1KiB" SERVERS="rws raw" REPORT=0 bench/instructions-table.sh
+#   bench/instructions-table.sh          # ~40 minutes (tokio-tungstenite is slow under valgrind)
+#   ROWS="16:binary 1KiB:text" SERVERS="rws rws-serve raw" REPORT=0 bench/instructions-table.sh
 #
-# The table replaces the part of BENCHMARKS.md between the instructions
-# markers (REPORT=0: it is only printed).
+# ROWS: "SIZE:KIND[:deflate]" entries. SERVERS: names of bench/servers
+# binaries (echo-NAME), and rws-serve for `rws serve`. The table replaces
+# the part of BENCHMARKS.md between the instructions markers (REPORT=0: it
+# is only printed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-SIZES=${SIZES:-"16 1KiB 16KiB"}
-SERVERS=${SERVERS:-"raw fastwebsockets tokio-websockets tungstenite yawc rws"}
+ROWS=${ROWS:-"16:binary 1KiB:binary 16KiB:binary 1KiB:text 1KiB:text:deflate"}
+SERVERS=${SERVERS:-"raw fastwebsockets tokio-websockets tungstenite yawc rws rws-serve"}
+# The servers that implement permessage-deflate (RFC 7692).
+DEFLATE_SERVERS="yawc rws rws-serve"
 
 if ! command -v valgrind >/dev/null; then
   SUDO=
@@ -25,48 +32,69 @@ fi
 cargo build --release --locked -p rws-cli
 cargo build --release --manifest-path bench/servers/Cargo.toml
 
-ROWS=$(mktemp -t rws-instructions.XXXXXX)
-trap 'rm -f "$ROWS"' EXIT
-for size in $SIZES; do
+COUNTS=$(mktemp -t rws-instructions.XXXXXX)
+trap 'rm -f "$COUNTS"' EXIT
+for row in $ROWS; do
+  IFS=: read -r size kind deflate <<<"$row"
+  options=(-c 100 -s "$size" "--$kind")
+  [ "${deflate:-}" = deflate ] && options+=(--deflate)
   for server in $SERVERS; do
-    line=$(bench/instructions.sh "bench/servers/target/release/echo-$server" -c 100 -s "$size" --binary | tail -1)
+    if [ "${deflate:-}" = deflate ] && [[ " $DEFLATE_SERVERS " != *" $server "* ]]; then
+      continue
+    fi
+    if [ "$server" = rws-serve ]; then
+      line=$(SERVER_ARGS="serve --listen 127.0.0.1:0" WS_PATH=/echo \
+        bench/instructions.sh target/release/rws "${options[@]}" | tail -1)
+    else
+      line=$(bench/instructions.sh "bench/servers/target/release/echo-$server" "${options[@]}" | tail -1)
+    fi
     count=$(echo "$line" | grep -oE '^[0-9,]+' | tr -d ,)
-    echo "$size $server $count" | tee -a "$ROWS"
+    echo "$row $server $count" | tee -a "$COUNTS"
   done
 done
 
-python3 - "$ROWS" "${REPORT:-1}" "$(git rev-parse --short HEAD)" "$SERVERS" "$SIZES" <<'EOF'
+python3 - "$COUNTS" "${REPORT:-1}" "$(git rev-parse --short HEAD)" "$SERVERS" "$ROWS" <<'EOF'
 import sys
-rows_path, report, commit, servers, sizes = sys.argv[1:]
-servers, sizes = servers.split(), sizes.split()
+counts_path, report, commit, servers, rows = sys.argv[1:]
+servers, rows = servers.split(), rows.split()
 names = {"raw": "raw TCP echo", "fastwebsockets": "fastwebsockets",
          "tokio-websockets": "tokio-websockets", "tungstenite": "tokio-tungstenite",
-         "yawc": "yawc", "rws": "rws"}
+         "yawc": "yawc", "rws": "rws", "rws-serve": "`rws serve`"}
 counts = {}
-for line in open(rows_path):
-    size, server, n = line.split()
-    counts[(size, server)] = int(n)
-peers = [s for s in servers if s not in ("raw", "rws")]
-head = "| payload | " + " | ".join(names.get(s, s) for s in servers) + " | rws / leanest peer |"
-rule = "|---|" + "--:|" * (len(servers) + 1)
+for line in open(counts_path):
+    row, server, n = line.split()
+    counts[(row, server)] = int(n)
+ours = ("raw", "rws", "rws-serve")
+head = ("| message | " + " | ".join(names.get(s, s) for s in servers)
+        + " | rws / leanest peer | `rws serve` / rws |")
+rule = "|---|" + "--:|" * (len(servers) + 2)
 lines = [head, rule]
-for size in sizes:
-    cells = [f"{counts[(size, s)]:,}" for s in servers]
-    ratio = ""
-    if "rws" in servers and peers:
-        lean = min(peers, key=lambda s: counts[(size, s)])
-        ratio = f"{counts[(size, 'rws')] / counts[(size, lean)]:.2f}× ({names.get(lean, lean)})"
+for row in rows:
+    size, kind, *flags = row.split(":")
+    cells = [f"{counts[(row, s)]:,}" if (row, s) in counts else "–" for s in servers]
+    peers = [s for s in servers if s not in ours and (row, s) in counts]
+    ratio = serve = ""
+    if (row, "rws") in counts and peers:
+        lean = min(peers, key=lambda s: counts[(row, s)])
+        ratio = f"{counts[(row, 'rws')] / counts[(row, lean)]:.2f}× ({names.get(lean, lean)})"
+    if (row, "rws") in counts and (row, "rws-serve") in counts:
+        serve = f"{counts[(row, 'rws-serve')] / counts[(row, 'rws')]:.2f}×"
     label = size.replace("KiB", " KiB") if "KiB" in size else f"{size} B"
-    lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
+    label += f" {kind}" + (", deflate" if flags else "")
+    lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {serve} |")
 text = (
     "<!-- instructions:begin (bench/instructions-table.sh writes this part) -->\n"
     "## Instructions per message (callgrind)\n\n"
     f"`bench/instructions-table.sh` at `{commit}`: user-space instructions per echoed message "
-    "of each echo server under valgrind's callgrind, 100 connections at depth 1, binary; "
+    "of each echo server under valgrind's callgrind, 100 connections at depth 1; "
     "`rws bench --messages` sends exactly 200 and then 1,000 messages on each connection and the "
     "two counts are subtracted, so that start-up, handshakes and ends cancel out (a rerun agrees "
     "within about 0.1 %). On loopback the kernel's share, which callgrind does not count, is the "
-    "same for every server; this is the part a library controls.\n\n"
+    "same for every server; this is the part a library controls. `rws serve` is the command's "
+    "/echo (tokio's multi-thread runtime, connection logging, shutdown handling, limits); the "
+    "others are the programs of bench/servers (tokio's current-thread runtime). Deflate rows: "
+    "`rws bench --deflate` (no context takeover either way), servers that implement RFC 7692 "
+    "only.\n\n"
     + "\n".join(lines)
     + "\n<!-- instructions:end -->"
 )

@@ -1,9 +1,13 @@
 //! permessage-deflate on a connection: which window and context policy
 //! each direction uses, and the compressor and inflater, made on first use
-//! and, without context takeover, freed after each message.
+//! and, without context takeover, given back after each message (reset, to
+//! the thread's spares: `deflate::spare`).
 
 use super::Role;
-use crate::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
+use crate::deflate::{
+    give_deflater, give_inflater, take_deflater, take_inflater, DeflateConfig, DeflateParams,
+    Deflater, Inflater,
+};
 
 /// The negotiated extension and its codecs.
 #[derive(Debug)]
@@ -49,17 +53,28 @@ impl Compression {
 
     /// The inflater for the peer's messages.
     pub(super) fn inflater(&mut self) -> &mut Inflater {
-        let (bits, _) = self.peer;
-        self.inflater
-            .get_or_insert_with(|| Inflater::new(bits, false))
+        let (bits, no_context) = self.peer;
+        self.inflater.get_or_insert_with(|| {
+            let spare = if no_context {
+                take_inflater(bits)
+            } else {
+                None
+            };
+            spare.unwrap_or_else(|| Inflater::new(bits, false))
+        })
     }
 
-    /// A compressed message from the peer ended. Without the peer's context
-    /// takeover nothing carries over to the next message, so the inflater
-    /// is freed: an idle connection holds no inflate state.
+    /// A compressed message from the peer ended well. Without the peer's
+    /// context takeover nothing carries over to the next message, so the
+    /// inflater is reset and given back: an idle connection holds no
+    /// inflate state. (After a failure, the connection drops it.)
     pub(super) fn inflated_message(&mut self) {
-        if self.peer.1 {
-            self.inflater = None;
+        let (bits, no_context) = self.peer;
+        if no_context {
+            if let Some(mut inflater) = self.inflater.take() {
+                inflater.reset();
+                give_inflater(bits, inflater);
+            }
         }
     }
 
@@ -73,7 +88,12 @@ impl Compression {
         }
         let (bits, no_context) = self.own;
         if self.deflater.is_none() {
-            self.deflater = Deflater::new(self.level, bits, false);
+            let spare = if no_context {
+                take_deflater(self.level, bits)
+            } else {
+                None
+            };
+            self.deflater = spare.or_else(|| Deflater::new(self.level, bits, false));
             self.cannot_compress = self.deflater.is_none();
         }
         let start = out.len();
@@ -89,8 +109,14 @@ impl Compression {
             compressed = false;
         }
         // Without context takeover nothing carries over to the next message:
-        // free the compressor (hundreds of KiB) rather than keep it idle.
-        if no_context || !compressed {
+        // the compressor (hundreds of KiB) is reset and given back rather
+        // than kept idle. With it, a compressor that failed is dropped.
+        if no_context {
+            if let Some(mut deflater) = self.deflater.take() {
+                deflater.reset();
+                give_deflater(self.level, bits, deflater);
+            }
+        } else if !compressed {
             self.deflater = None;
         }
         compressed

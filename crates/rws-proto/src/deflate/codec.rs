@@ -74,6 +74,12 @@ impl Deflater {
             false
         }
     }
+
+    /// Forgets everything compressed so far: the next message starts
+    /// afresh, as with a new compressor.
+    pub(crate) fn reset(&mut self) {
+        self.compress.reset();
+    }
 }
 
 /// Why inflating failed.
@@ -207,10 +213,16 @@ impl Inflater {
             self.inflate(&TAIL, out, limit)
         };
         if self.reset_each || self.ended || result.is_err() {
-            self.decompress.reset(false);
-            self.ended = false;
+            self.reset();
         }
         result
+    }
+
+    /// Forgets the window: the next message starts afresh, as with a new
+    /// inflater.
+    pub(crate) fn reset(&mut self) {
+        self.decompress.reset(false);
+        self.ended = false;
     }
 }
 

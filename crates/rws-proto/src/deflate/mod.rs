@@ -28,6 +28,11 @@
 //! | `server_no_context_takeover` only, 15-bit windows | 47 KiB |
 //! | no context takeover either way, 15-bit windows | 0.8 KiB |
 //!
+//! (Without context takeover, the thread keeps a few reset compressors and
+//! inflaters for the next message of any of its connections: at most four
+//! of each per thread, whatever the number of connections; see
+//! [`release_spares`].)
+//!
 //! Windows barely matter (zlib's other buffers dominate); context takeover
 //! does. So compression is off unless configured
 //! ([`Config::deflate`](crate::Config::deflate)), [`DeflateConfig::default`] favours the
@@ -38,10 +43,13 @@
 
 mod codec;
 mod negotiate;
+mod spare;
 
 pub(crate) use codec::Deflater;
 pub use codec::{InflateError, Inflater};
 pub use negotiate::{client_offer, parse_response, server_negotiate};
+pub use spare::release_spares;
+pub(crate) use spare::{give_deflater, give_inflater, take_deflater, take_inflater};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
 pub const EXTENSION: &str = "permessage-deflate";
