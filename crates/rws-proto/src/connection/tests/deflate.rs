@@ -556,6 +556,58 @@ fn rfc7692_7_2_1_without_context_takeover_each_message_is_compressed_alone() {
 }
 
 #[test]
+fn rfc7692_7_2_1_connections_without_context_takeover_share_no_context() {
+    // Two connections on one thread pass the thread's spare compressor and
+    // inflater from one to the other between messages: each message must
+    // still compress and inflate alone, whichever connection used the
+    // state before.
+    let config = Config::default().deflate(Some(DeflateConfig::default().threshold(0)));
+    let alone = params(true, true, 15, 15);
+    let first = "first message, first message, first message";
+    let second = "second: first message, first message, first";
+    for role in ROLES {
+        crate::deflate::release_spares();
+        let mut a = deflating(role, &config, alone);
+        let mut b = deflating(role, &config, alone);
+        a.send(Message::text(first)).unwrap();
+        assert!(
+            crate::deflate::take_deflater(6, 15).is_some_and(|spare| {
+                crate::deflate::give_deflater(6, 15, spare);
+                true
+            }),
+            "{role:?}: the compressor was given back"
+        );
+        b.send(Message::text(second)).unwrap();
+        for (conn, text) in [(&mut a, first), (&mut b, second)] {
+            let frames = sent_frames(conn);
+            assert_eq!(frames.len(), 1);
+            assert!(frames[0].rsv1);
+            // A fresh inflater, with no window: it reads the message alone.
+            assert_eq!(
+                PeerInflater::new(15, true).message(&frames[0].payload),
+                text.as_bytes(),
+                "{role:?}"
+            );
+        }
+        // Receiving: a's inflater goes back to the spares and b takes it,
+        // without a's window. A peer that (wrongly) refers back to the
+        // message a received is corrupt data to b (1007), not the text it
+        // would inflate to with a's window.
+        let mut peer = PeerDeflater::new(6, 15, false);
+        let one = peer.message(first.as_bytes());
+        let two = peer.message(second.as_bytes());
+        a.handle_input(&compressed_to(role, true, TEXT, &one));
+        assert_eq!(
+            events(&mut a),
+            [message_event(&Message::text(first))],
+            "{role:?}"
+        );
+        b.handle_input(&compressed_to(role, true, TEXT, &two));
+        assert_failed(&mut b, ProtocolError::InvalidCompressedData);
+    }
+}
+
+#[test]
 fn rfc7692_7_2_3_3_a_final_block_ends_the_message_and_its_stream() {
     accepts_compressed(
         &defaults(),
