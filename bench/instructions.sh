@@ -38,6 +38,9 @@ run() { # run MESSAGES [bench options]: prints "instructions messages"
   valgrind --tool=callgrind --callgrind-out-file="$OUT/$tag.cg" --log-file="$OUT/$tag.valgrind" \
     "$SERVER" $SERVER_ARGS >"$log" 2>&1 &
   local pid=$! addr=
+  # The server goes when this measurement ends, even on a failure.
+  # shellcheck disable=SC2064 # the pid is expanded now, on purpose
+  trap "kill $pid 2>/dev/null || true" EXIT
   for _ in $(seq 100); do
     addr=$(grep -oE '127\.0\.0\.1:[0-9]+' "$log" | head -1 || true)
     [ -n "$addr" ] && break

@@ -214,10 +214,10 @@ impl Connection {
     /// The common case at once: `input` starts with a whole data frame
     /// that is a whole message (FIN, text or binary, not compressed, masked
     /// as the role requires, within the limits) while no other message is
-    /// being assembled, and the connection is open. Its payload is unmasked into a buffer of its exact
-    /// size and delivered; the rest of `input` is returned. `None` leaves
-    /// everything else, errors included, to the general path, which
-    /// decides on the same bytes.
+    /// being assembled, and the connection is open. Its payload is
+    /// unmasked into a buffer of its exact size and delivered; the rest of
+    /// `input` is returned. `None` leaves everything else, errors included,
+    /// to the general path, which decides on the same bytes.
     #[inline]
     fn whole_data_frame<'a>(&mut self, input: &'a [u8]) -> Option<&'a [u8]> {
         let r = &self.reader;

@@ -149,8 +149,8 @@ fn copy_masked(to: &mut [MaybeUninit<u8>], from: &[u8], key: [u8; 4]) {
 
 /// Copies the whole `N`-byte blocks at the start of `from` into `to`,
 /// XORed with `block_key` (the key repeated from phase 0; `N` a multiple
-/// of 4: each block starts at phase 0): what is left of both after them. Both sides have the same length,
-/// so they split alike.
+/// of 4: each block starts at phase 0): what is left of both after them.
+/// Both sides have the same length, so they split alike.
 #[inline(always)]
 fn copy_blocks<'t, 'f, const N: usize>(
     to: &'t mut [MaybeUninit<u8>],
