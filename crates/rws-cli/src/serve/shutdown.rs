@@ -127,16 +127,11 @@ mod tests {
     async fn a_dropped_wait_leaves_no_waker_behind() {
         let shutdown = Shutdown::default();
         let mut wait = Box::pin(shutdown.stopped());
-        let waker = futures_waker();
-        let mut cx = Context::from_waker(&waker);
+        let mut cx = Context::from_waker(Waker::noop());
         assert!(wait.as_mut().poll(&mut cx).is_pending());
         assert!(wait.as_mut().poll(&mut cx).is_pending(), "polled again");
         assert_eq!(shutdown.state.waiters.lock().unwrap().len(), 1);
         drop(wait);
         assert_eq!(shutdown.state.waiters.lock().unwrap().len(), 0);
-    }
-
-    fn futures_waker() -> Waker {
-        Waker::noop().clone()
     }
 }

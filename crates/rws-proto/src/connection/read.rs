@@ -65,15 +65,15 @@ impl Connection {
         }
         while !self.reader.stopped && self.state != State::Closed {
             if self.reader.frame.is_none() {
-                if let Some(rest) = self.whole_data_frame(input) {
-                    input = rest;
-                    continue;
-                }
                 let header = match self.read_header(&mut input) {
                     Ok(Some(header)) => header,
                     Ok(None) => return,
                     Err(e) => return self.fail(e),
                 };
+                if let Some(rest) = self.whole_message(&header, input) {
+                    input = rest;
+                    continue;
+                }
                 if let Err(e) = self.start_frame(header) {
                     return self.fail(e);
                 }
@@ -211,23 +211,23 @@ impl Connection {
         }
     }
 
-    /// The common case at once: `input` starts with a whole data frame
+    /// The common case at once: `header` (just read) starts a data frame
     /// that is a whole message (FIN, text or binary, not compressed, masked
-    /// as the role requires, within the limits) while no other message is
-    /// being assembled, and the connection is open. Its payload is
-    /// unmasked into a buffer of its exact size and delivered; the rest of
-    /// `input` is returned. `None` leaves everything else, errors included,
-    /// to the general path, which decides on the same bytes.
+    /// as the role requires, within the limits), its whole payload is at
+    /// the start of `input`, no other message is being assembled and the
+    /// connection is open. The payload is unmasked into a buffer of its
+    /// exact size and delivered; the rest of `input` is returned. `None`
+    /// leaves the frame, errors included, to the general path
+    /// ([`start_frame`](Self::start_frame)), which decides on the same
+    /// header.
     #[inline]
-    fn whole_data_frame<'a>(&mut self, input: &'a [u8]) -> Option<&'a [u8]> {
-        let r = &self.reader;
+    fn whole_message<'a>(&mut self, header: &FrameHeader, input: &'a [u8]) -> Option<&'a [u8]> {
         // After a close frame was sent, data is discarded unread (the
         // general path's business).
         let open = self.state == State::Open;
-        if !open || r.header_len != 0 || r.message.is_some() || self.config.stream_fragments {
+        if !open || self.reader.message.is_some() || self.config.stream_fragments {
             return None;
         }
-        let (header, len) = FrameHeader::decode(input).ok()??;
         let kind = match header.opcode {
             OpCode::Text => MessageKind::Text,
             OpCode::Binary => MessageKind::Binary,
@@ -238,11 +238,10 @@ impl Connection {
         let plain = header.fin && !header.rsv1 && !header.rsv2 && !header.rsv3;
         let within = size <= self.config.max_frame_size as u64
             && size <= self.config.max_message_size as u64;
-        let rest = &input[len..];
-        if !(plain && masked_as_required && within && size <= rest.len() as u64) {
+        if !(plain && masked_as_required && within && size <= input.len() as u64) {
             return None;
         }
-        let (payload, rest) = rest.split_at(size as usize);
+        let (payload, rest) = input.split_at(size as usize);
         let mut data = Vec::with_capacity(payload.len());
         match header.mask {
             Some(key) => extend_masked(&mut data, payload, key, 0),
