@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The instruction table of BENCHMARKS.md: user-space instructions per
 # echoed message of every echo server of bench/servers (and raw TCP), and
-# of `rws serve`'s /echo, counted by callgrind with bench/instructions.sh
+# of `rws serve`'s /echo (on every core, and on one thread), counted by callgrind with bench/instructions.sh
 # (exact message counts, so a rerun agrees within about 0.1 %), 100
 # connections at depth 1: binary at 16 B, 1 KiB and 16 KiB, text (UTF-8
 # validated) at 1 KiB, and text at 1 KiB with permessage-deflate (the
@@ -12,7 +12,9 @@
 #   ROWS="16:binary 1KiB:text" SERVERS="rws rws-serve raw" REPORT=0 bench/instructions-table.sh
 #
 # ROWS: "SIZE:KIND[:deflate]" entries. SERVERS: names of bench/servers
-# binaries (echo-NAME), and rws-serve for `rws serve`. tokio-tungstenite
+# binaries (echo-NAME), rws-serve for `rws serve` and rws-serve-1 for
+# `rws serve --threads 1` (tokio's current-thread runtime, as the
+# bench/servers programs). tokio-tungstenite
 # (tungstenite) is not in the default list: under valgrind one row of it
 # takes about 12 minutes, and it is not the leanest peer. The table replaces
 # the part of BENCHMARKS.md between the instructions markers (REPORT=0: it
@@ -20,9 +22,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROWS=${ROWS:-"16:binary 1KiB:binary 16KiB:binary 1KiB:text 1KiB:text:deflate"}
-SERVERS=${SERVERS:-"raw fastwebsockets tokio-websockets yawc rws rws-serve"}
+SERVERS=${SERVERS:-"raw fastwebsockets tokio-websockets yawc rws rws-serve rws-serve-1"}
 # The servers that implement permessage-deflate (RFC 7692).
-DEFLATE_SERVERS="yawc rws rws-serve"
+DEFLATE_SERVERS="yawc rws rws-serve rws-serve-1"
 
 if ! command -v valgrind >/dev/null; then
   SUDO=
@@ -47,6 +49,9 @@ for row in $ROWS; do
     if [ "$server" = rws-serve ]; then
       line=$(SERVER_ARGS="serve --listen 127.0.0.1:0" WS_PATH=/echo \
         bench/instructions.sh target/release/rws "${options[@]}" | tail -1)
+    elif [ "$server" = rws-serve-1 ]; then
+      line=$(SERVER_ARGS="serve --listen 127.0.0.1:0 --threads 1" WS_PATH=/echo \
+        bench/instructions.sh target/release/rws "${options[@]}" | tail -1)
     else
       line=$(bench/instructions.sh "bench/servers/target/release/echo-$server" "${options[@]}" | tail -1)
     fi
@@ -61,29 +66,32 @@ counts_path, report, commit, servers, rows = sys.argv[1:]
 servers, rows = servers.split(), rows.split()
 names = {"raw": "raw TCP echo", "fastwebsockets": "fastwebsockets",
          "tokio-websockets": "tokio-websockets", "tungstenite": "tokio-tungstenite",
-         "yawc": "yawc", "rws": "rws", "rws-serve": "`rws serve`"}
+         "yawc": "yawc", "rws": "rws", "rws-serve": "`rws serve`",
+         "rws-serve-1": "`rws serve --threads 1`"}
 counts = {}
 for line in open(counts_path):
     row, server, n = line.split()
     counts[(row, server)] = int(n)
-ours = ("raw", "rws", "rws-serve")
+ours = ("raw", "rws", "rws-serve", "rws-serve-1")
 head = ("| message | " + " | ".join(names.get(s, s) for s in servers)
-        + " | rws / leanest peer | `rws serve` / rws |")
-rule = "|---|" + "--:|" * (len(servers) + 2)
+        + " | rws / leanest peer | `rws serve` / rws | `--threads 1` / rws |")
+rule = "|---|" + "--:|" * (len(servers) + 3)
 lines = [head, rule]
 for row in rows:
     size, kind, *flags = row.split(":")
     cells = [f"{counts[(row, s)]:,}" if (row, s) in counts else "–" for s in servers]
     peers = [s for s in servers if s not in ours and (row, s) in counts]
-    ratio = serve = ""
+    ratio = serve = serve1 = ""
     if (row, "rws") in counts and peers:
         lean = min(peers, key=lambda s: counts[(row, s)])
         ratio = f"{counts[(row, 'rws')] / counts[(row, lean)]:.2f}× ({names.get(lean, lean)})"
     if (row, "rws") in counts and (row, "rws-serve") in counts:
         serve = f"{counts[(row, 'rws-serve')] / counts[(row, 'rws')]:.2f}×"
+    if (row, "rws") in counts and (row, "rws-serve-1") in counts:
+        serve1 = f"{counts[(row, 'rws-serve-1')] / counts[(row, 'rws')]:.2f}×"
     label = size.replace("KiB", " KiB") if "KiB" in size else f"{size} B"
     label += f" {kind}" + (", deflate" if flags else "")
-    lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {serve} |")
+    lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {serve} | {serve1} |")
 text = (
     "<!-- instructions:begin (bench/instructions-table.sh writes this part) -->\n"
     "## Instructions per message (callgrind)\n\n"
@@ -93,8 +101,11 @@ text = (
     "two counts are subtracted, so that start-up, handshakes and ends cancel out (a rerun agrees "
     "within about 0.1 %). On loopback the kernel's share, which callgrind does not count, is the "
     "same for every server; this is the part a library controls. `rws serve` is the command's "
-    "/echo (tokio's multi-thread runtime, connection logging, shutdown handling, limits); the "
-    "others are the programs of bench/servers (tokio's current-thread runtime). Deflate rows: "
+    "/echo (connection logging, shutdown handling, limits) on tokio's multi-thread runtime, a "
+    "thread per core; `rws serve --threads 1` the same on tokio's current-thread runtime, like "
+    "the programs of bench/servers, so that its ratio to rws is what the command adds to the "
+    "library (the multi-thread runtime's scheduling, and glibc's cancellation points in every "
+    "`recv` and `send` of a process with threads, add about 200 instructions more). Deflate rows: "
     "`rws bench --deflate` (no context takeover either way), servers that implement RFC 7692 "
     "only.\n\n"
     + "\n".join(lines)

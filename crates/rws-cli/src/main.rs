@@ -9,6 +9,7 @@ mod tls_args;
 mod trace;
 
 use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -46,7 +47,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let threads = match &cli.command {
+        Command::Serve(args) => args.threads,
+        _ => None,
+    };
+    let runtime = match runtime(threads) {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("rws: cannot start the runtime: {e}");
@@ -70,5 +75,20 @@ fn main() -> ExitCode {
             eprintln!("rws: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Tokio's runtime: the multi-thread scheduler with a thread per CPU core,
+/// or with `threads` threads; the current-thread scheduler for one.
+fn runtime(threads: Option<NonZeroUsize>) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads.map(NonZeroUsize::get) {
+        None => tokio::runtime::Runtime::new(),
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
     }
 }

@@ -395,8 +395,41 @@ async fn serve_answers_plain_http_with_503_beyond_the_maximum() {
 
 #[tokio::test]
 async fn serve_closes_every_connection_with_1001_on_sigint() {
+    closes_every_connection_with_1001_on("-INT", &[]).await;
+}
+
+/// The same on one thread (tokio's current-thread scheduler, where the
+/// signal, the listener and every connection share the thread), and on the
+/// other signal a service manager sends.
+#[tokio::test]
+async fn serve_on_one_thread_closes_every_connection_with_1001_on_sigterm() {
+    closes_every_connection_with_1001_on("-TERM", &["--threads", "1"]).await;
+}
+
+/// `--threads 1`: the process has one thread, the one serving (Linux's
+/// /proc lists a process's threads).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn serve_threads_1_runs_on_one_thread() {
     bounded(async {
-        let (mut child, addr) = serve(&[]).await;
+        let (child, addr) = serve(&["--threads", "1"]).await;
+        let mut echo = chat(&addr, "/echo").await;
+        echo.send(Message::text("a")).await.expect("send");
+        assert_eq!(recv_text(&mut echo).await, "a");
+        let pid = child.id().expect("pid");
+        let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("/proc")
+            .count();
+        assert_eq!(threads, 1);
+    })
+    .await;
+}
+
+/// Echo and chat connections both get 1001 "server shutting down" when the
+/// server is sent `signal`, and the server exits with success.
+async fn closes_every_connection_with_1001_on(signal: &str, args: &[&str]) {
+    bounded(async {
+        let (mut child, addr) = serve(args).await;
         let mut echo = chat(&addr, "/echo").await;
         let mut room = chat(&addr, "/chat").await;
         // Both connections are up and running.
@@ -406,7 +439,7 @@ async fn serve_closes_every_connection_with_1001_on_sigint() {
         assert_eq!(recv_text(&mut room).await, "b");
         let pid = child.id().expect("pid");
         let status = std::process::Command::new("kill")
-            .args(["-INT", &pid.to_string()])
+            .args([signal, &pid.to_string()])
             .status()
             .expect("kill");
         assert!(status.success());

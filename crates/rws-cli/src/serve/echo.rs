@@ -1,7 +1,9 @@
 //! `/echo`: every message is sent back as it came. The Autobahn test suite
 //! runs against this endpoint, so it must not change.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::task::Poll;
 
 use rws::{CloseCode, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -17,17 +19,26 @@ pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     info!(%peer, http = super::carried_by(&ws), deflate = super::deflate_of(&ws), "connected on /echo");
     let mut count = 0u64;
     // One wait for the shutdown for the whole session, looked at first, so
-    // that a peer that never pauses cannot hold it off.
-    let shutting_down = shutdown.stopped();
-    tokio::pin!(shutting_down);
+    // that a peer that never pauses cannot hold it off. Polled by hand, not
+    // through `tokio::select!`: around every message, the macro's
+    // branch bookkeeping cost more than the wait itself.
+    let mut shutting_down = std::pin::pin!(shutdown.stopped());
     loop {
-        let message = tokio::select! {
-            biased;
-            _ = &mut shutting_down => {
-                let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
-                break;
-            }
-            message = ws.recv() => message,
+        let next = {
+            let mut recv = std::pin::pin!(ws.recv());
+            std::future::poll_fn(|cx| {
+                if shutting_down.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                recv.as_mut().poll(cx).map(Some)
+            })
+            .await
+        };
+        let Some(message) = next else {
+            let _ = ws
+                .close(CloseCode::GOING_AWAY, "server shutting down")
+                .await;
+            break;
         };
         let Some(message) = message else { break };
         let sent = match message {

@@ -14,6 +14,7 @@ mod page;
 mod shutdown;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,6 +69,11 @@ pub(crate) struct ServeArgs {
     tls: ServerTlsArgs,
     #[command(flatten)]
     keepalive: KeepaliveArgs,
+    /// How many threads serve connections; default: one per CPU core. With
+    /// 1 the whole server runs on one thread (tokio's current-thread
+    /// scheduler), which spends the fewest instructions per message.
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<NonZeroUsize>,
 }
 
 /// What every connection task shares.

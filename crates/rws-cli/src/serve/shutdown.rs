@@ -58,6 +58,10 @@ pub(super) struct Stopped {
 impl Future for Stopped {
     type Output = ();
 
+    /// Inline, and the registration out of line: looked at around every
+    /// message, the common answer (not stopped, this task's waker already
+    /// given) is an atomic load and a waker comparison.
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.state.stopped.load(Ordering::Acquire) {
             return Poll::Ready(());
@@ -69,15 +73,23 @@ impl Future for Stopped {
         {
             return Poll::Pending;
         }
+        self.register(cx.waker())
+    }
+}
+
+impl Stopped {
+    /// Gives this task's waker to the state (ready if the stop came first).
+    #[cold]
+    fn register(&mut self, waker: &Waker) -> Poll<()> {
         let mut waiters = self.state.waiters.lock().expect("not poisoned");
         // `stop` sets the flag before it takes the wakers: checked again
         // under the lock, a stop is either seen here or finds this waker.
         if self.state.stopped.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        waiters.insert(self.id, cx.waker().clone());
+        waiters.insert(self.id, waker.clone());
         drop(waiters);
-        self.registered = Some(cx.waker().clone());
+        self.registered = Some(waker.clone());
         Poll::Pending
     }
 }
