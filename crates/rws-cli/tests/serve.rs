@@ -58,6 +58,34 @@ async fn serve_answers_404_elsewhere() {
     .await;
 }
 
+/// A browser or curl on /echo without an upgrade: 426 Upgrade Required
+/// (RFC 9110 §15.5.22, with the Upgrade field it requires), not a 404 for
+/// an endpoint that exists.
+#[tokio::test]
+async fn serve_answers_426_to_plain_http_on_a_websocket_endpoint() {
+    bounded(async {
+        let (_child, addr) = serve(&[]).await;
+        for path in ["/echo", "/chat/rust"] {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let answer = http_get(&addr, &request).await;
+            let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+            assert!(
+                head.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
+                "{head}"
+            );
+            assert!(
+                head.to_ascii_lowercase().contains("\r\nupgrade: websocket"),
+                "{head}"
+            );
+            assert!(
+                body.contains(&format!("{path} is a WebSocket endpoint")),
+                "{body}"
+            );
+        }
+    })
+    .await;
+}
+
 /// Sends one plain HTTP request and reads the answer to the end.
 async fn http_get(addr: &str, request: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.expect("connect");

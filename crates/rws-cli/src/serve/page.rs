@@ -8,13 +8,21 @@ use rws::http::{header, Method, Request, Response, StatusCode};
 const PAGE: &str = include_str!("page.html");
 
 /// Answers a plain HTTP request (one that does not ask for a WebSocket):
-/// the page on `GET /` (and `HEAD /`), 404 on other paths, 405 for other
-/// methods.
+/// the page on `GET /` (and `HEAD /`), 426 Upgrade Required on the
+/// WebSocket endpoints, 404 on other paths, 405 for other methods.
 pub(crate) fn answer(request: &Request<()>) -> Response<Bytes> {
     let (status, content_type, body) = match (request.method(), request.uri().path()) {
         (&Method::GET | &Method::HEAD, "/" | "/index.html") => {
             (StatusCode::OK, "text/html; charset=utf-8", PAGE.into())
         }
+        (&Method::GET | &Method::HEAD, path) if super::Route::of(path).is_some() => (
+            StatusCode::UPGRADE_REQUIRED,
+            "text/plain; charset=utf-8",
+            format!(
+                "{path} is a WebSocket endpoint: open it with a WebSocket client \
+                 (such as `rws connect ws://HOST:PORT{path}`); the chat page is at /\n"
+            ),
+        ),
         (&Method::GET | &Method::HEAD, path) => (
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
@@ -49,6 +57,13 @@ pub(crate) fn answer(request: &Request<()>) -> Response<Bytes> {
     );
     if status == StatusCode::METHOD_NOT_ALLOWED {
         headers.insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+    }
+    if status == StatusCode::UPGRADE_REQUIRED {
+        // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
+        headers.insert(
+            header::UPGRADE,
+            header::HeaderValue::from_static("websocket"),
+        );
     }
     if request.method() == Method::HEAD {
         headers.insert(header::CONTENT_LENGTH, length.into());
@@ -88,6 +103,19 @@ mod tests {
             response.headers()[header::CONTENT_LENGTH],
             PAGE.len().to_string()
         );
+    }
+
+    #[test]
+    fn websocket_endpoints_want_an_upgrade() {
+        for path in ["/echo", "/chat", "/chat/rust"] {
+            let response = answer(&request(Method::GET, path));
+            assert_eq!(response.status(), 426, "{path}");
+            assert_eq!(response.headers()[header::UPGRADE], "websocket");
+            let body = String::from_utf8_lossy(response.body());
+            assert!(body.contains(path), "{body}");
+        }
+        // Not an endpoint: a room name the chat refuses.
+        assert_eq!(answer(&request(Method::GET, "/chat/a.b")).status(), 404);
     }
 
     #[test]
