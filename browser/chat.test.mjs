@@ -8,9 +8,16 @@
 // key by its SPKI hash (--ignore-certificate-errors-spki-list), and only it.
 // CHROMIUM=PATH picks another Chromium than /usr/bin/chromium.
 //
-// Two pages join one room (a new name each run) with two nicknames; a line
+// Opening the page joins the lobby, or the room its address names
+// (/?room=NAME or /#NAME), under a nickname the browser remembers. Two
+// pages join one room (a new name each run) with two nicknames; a line
 // typed in each appears, as "<nick>: <message>", in both; a third page, in
-// another room, receives neither. Every wait is bounded; the whole run too.
+// another room, receives neither. With RWS_SERVER_PID and RWS_RESTART (the
+// server's pid and the command that starts it again on the same address),
+// the server is stopped (its pages see 1001 and wait to reconnect) and
+// started again: the pages reconnect by themselves and chat again. Every
+// wait is bounded; the whole run too.
+import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const WAIT_MS = 10_000;
@@ -61,17 +68,41 @@ async function waitForLine(page, name, text) {
   }
 }
 
-async function open(context, name) {
+// Waits until `page`'s status is in `state` (open, closed, reconnecting).
+async function waitForState(page, name, state, wait = WAIT_MS) {
+  try {
+    await page.waitForSelector(`#status[data-state="${state}"]`, { timeout: wait });
+  } catch {
+    fail(`${name} is not ${state} within ${wait / 1000} s: status ${JSON.stringify(await page.textContent('#status'))}`);
+  }
+}
+
+// A new page at `address` (relative to the server's root): it joins a room
+// at once.
+async function open(context, name, address = '') {
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
-  page.on('console', (m) => m.type() === 'error' && errors.push(`${name}: console: ${m.text()}`));
-  const response = await page.goto(base);
-  if (!response || response.status() !== 200) fail(`GET ${base}: status ${response?.status()}`);
+  page.on('console', (m) => {
+    // While the server is down, the browser logs each failed attempt.
+    const expected = restarting && /WebSocket connection to .* failed/.test(m.text());
+    if (m.type() === 'error' && !expected) errors.push(`${name}: console: ${m.text()}`);
+  });
+  const response = await page.goto(base + address);
+  if (!response || response.status() !== 200) fail(`GET ${base + address}: status ${response?.status()}`);
+  await waitForState(page, name, 'open');
   return page;
 }
 
+// Leaves the room the page is in, if any.
+async function leave(page, name) {
+  if ((await page.textContent('#join')) !== 'Leave') return;
+  await page.click('#join');
+  await waitForState(page, name, 'closed');
+}
+
 async function join(page, name, room, nick) {
+  await leave(page, name);
   await page.fill('#room', room);
   await page.fill('#nick', nick);
   await page.click('#join');
@@ -91,6 +122,8 @@ async function say(page, text) {
 
 const errors = [];
 let code = 0;
+let restarted = null; // the server started again by this test
+let restarting = false; // the server is being stopped and started again
 try {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -104,11 +137,20 @@ try {
   const other = `other-${run}`;
   const [nick1, nick2, nick3] = ['alice', 'bob', 'carol'].map((n) => `${n}-${process.pid}`);
   // One context per page: three independent clients.
-  const [page1, page2, page3] = await Promise.all(
-    ['page 1', 'page 2', 'page 3'].map(async (name) => open(await browser.newContext(), name)),
-  );
-  check(`${base} serves the chat page (${await page1.title()}) to three pages`);
+  const context1 = await browser.newContext();
+  const page1 = await open(context1, 'page 1');
+  const lobby = await page1.textContent('#status');
+  if (!lobby.includes('room lobby')) fail(`page 1 opened on / is not in the lobby: ${JSON.stringify(lobby)}`);
+  check(`${base} serves the chat page (${await page1.title()}), which joins the lobby at once`);
+  const page2 = await open(await browser.newContext(), 'page 2', `?room=${room}`);
+  const page3 = await open(await browser.newContext(), 'page 3', `#${other}`);
+  for (const [page, name, want] of [[page2, 'page 2', room], [page3, 'page 3', other]]) {
+    const said = await page.textContent('#status');
+    if (!said.includes(`room ${want}`)) fail(`${name} is not in room ${want}: ${JSON.stringify(said)}`);
+  }
+  check('a page opened on /?room=NAME or /#NAME joins that room at once');
 
+  await leave(page1, 'page 1');
   await page1.fill('#room', 'not a room!');
   await page1.click('#join');
   const state = await page1.getAttribute('#status', 'data-state');
@@ -119,9 +161,9 @@ try {
   check('an invalid room name is refused before connecting');
 
   await join(page1, 'page 1', room, nick1);
-  await join(page2, 'page 2', room, nick2);
-  await join(page3, 'page 3', other, nick3);
-  check(`pages 1 and 2 joined room ${room}, page 3 room ${other}`);
+  await page2.fill('#nick', nick2);
+  await page3.fill('#nick', nick3);
+  check(`pages 1 and 2 are in room ${room}, page 3 in room ${other}`);
   if (tls) {
     // A page on https:// may only open wss:// (mixed content is blocked).
     const protocol = await page1.evaluate(() => location.protocol);
@@ -174,6 +216,40 @@ try {
   }
   check(`Leave closes with 1000 (${closed})`);
 
+  const again = await open(context1, 'page 1 again');
+  const kept = await again.inputValue('#nick');
+  if (kept !== nick1) fail(`a new page of page 1's browser has the nickname ${JSON.stringify(kept)}, not ${nick1}`);
+  await again.close();
+  check('the browser remembers the nickname');
+
+  const pid = Number(process.env.RWS_SERVER_PID || 0);
+  const restart = process.env.RWS_RESTART;
+  if (pid && restart) {
+    await join(page2, 'page 2', room, nick2);
+    restarting = true;
+    process.kill(pid, 'SIGINT');
+    for (const [page, name] of [[page1, 'page 1'], [page2, 'page 2']]) {
+      await waitForState(page, name, 'reconnecting');
+      const said = await page.textContent('#status');
+      if (!/code 1001\b/.test(said)) fail(`${name} says ${JSON.stringify(said)}, not code 1001`);
+    }
+    check('stopping the server: both pages see 1001 and wait to reconnect');
+    // The old server lets its address go when it exits.
+    for (let waited = 0; ; waited += 50) {
+      try { process.kill(pid, 0); } catch { break; }
+      if (waited > WAIT_MS) fail(`the server (pid ${pid}) did not exit within ${WAIT_MS / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    restarted = spawn('sh', ['-c', `exec ${restart}`], { stdio: 'ignore' });
+    for (const [page, name] of [[page1, 'page 1'], [page2, 'page 2']]) {
+      await waitForState(page, name, 'open', WAIT_MS * 3);
+    }
+    const back = 'back after the restart';
+    await say(page1, back);
+    await waitForLine(page2, 'page 2', `${nick1}: ${back}`);
+    check('started again, the server has both pages back in the room by themselves, chatting');
+  }
+
   if (errors.length) fail(`errors in the pages:\n  ${errors.join('\n  ')}`);
   console.log(`browser: ${passed} passed, 0 failed`);
 } catch (e) {
@@ -183,5 +259,6 @@ try {
 } finally {
   clearTimeout(watchdog);
   await browser?.close().catch(() => {});
+  restarted?.kill('SIGTERM');
 }
 process.exit(code);

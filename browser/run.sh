@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The chat page of `rws serve` (crates/rws-cli/src/serve/page.html) in a real
 # browser: Debian's chromium, headless, driven by playwright-core from npm
-# (browser/chat.test.mjs: two pages in one room see each other's lines, a
-# page in another room does not), over http:// and ws://, then again over
+# (browser/chat.test.mjs: opening the page joins the lobby or the room its
+# address names, two pages in one room see each other's lines, a page in
+# another room does not, the nickname is remembered, and after the server
+# is stopped and started again the pages reconnect by themselves), over
+# http:// and ws://, then again over
 # https:// and wss:// (`rws serve --tls-cert`, a certificate made by
 # interop/make-certs.sh, trusted by Chromium through its key's hash), where
 # Chromium loads the page over HTTP/2 and opens the WebSockets as HTTP/2
@@ -65,7 +68,10 @@ if [ -z "$ADDR" ]; then
   exit 1
 fi
 
-timeout 120 node browser/chat.test.mjs "$ADDR"
+# The test also stops this server and starts it again on the same address,
+# to see the pages reconnect by themselves.
+RWS_SERVER_PID=$SERVER RWS_RESTART="target/debug/rws serve --listen $ADDR" \
+  timeout 120 node browser/chat.test.mjs "$ADDR"
 
 # Again over TLS: the page over https://, its WebSockets over wss://, with a
 # certificate made now; Chromium trusts that key only (its SPKI hash).

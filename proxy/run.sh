@@ -156,12 +156,12 @@ same() { # same NAME ARGS...: the session gives the messages sent, exit 0
     check fail "$name (see $LOGS/$name.out and .err)"
   fi
 }
-refused() { # refused NAME PATTERN ARGS...: exit 1, one stderr line matching
+refused() { # refused NAME PATTERN ARGS...: exit 3 (cannot connect), one stderr line matching
   local name="$1" pattern="$2"
   shift 2
   session "$name" "$@"
   local status=$?
-  if [ "$status" = 1 ] && grep -qE "$pattern" "$LOGS/$name.err"; then
+  if [ "$status" = 3 ] && grep -qE "$pattern" "$LOGS/$name.err"; then
     check ok "$name: $(head -1 "$LOGS/$name.err")"
   else
     check fail "$name (exit $status, see $LOGS/$name.err)"

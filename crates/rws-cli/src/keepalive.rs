@@ -36,7 +36,7 @@ impl KeepaliveArgs {
 }
 
 /// Seconds, whole or not, as a duration.
-fn parse_secs(arg: &str) -> Result<Duration, String> {
+pub(crate) fn parse_secs(arg: &str) -> Result<Duration, String> {
     let secs: f64 = arg
         .parse()
         .map_err(|_| format!("{arg:?} is not a number of seconds"))?;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod connect;
+mod exit;
 mod keepalive;
 mod serve;
 mod tls_args;
@@ -58,12 +59,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: Result<(), exit::Failure> = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(args).await.map_err(Into::into),
             Command::Connect(args) => connect::run(args).await,
-            Command::Trace(args) => trace::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
+            Command::Trace(args) => trace::run(args).await.map_err(Into::into),
+            Command::Bench(args) => bench::run(args).await.map_err(Into::into),
         }
     });
     // `rws connect` may leave a blocking read of stdin behind (the server
@@ -71,9 +72,9 @@ fn main() -> ExitCode {
     runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rws: {e}");
-            ExitCode::FAILURE
+        Err(failure) => {
+            eprintln!("rws: {failure}");
+            failure.code()
         }
     }
 }

@@ -64,7 +64,12 @@ async fn lines_are_echoed_and_eof_closes_cleanly() {
             text(&output.stdout),
             "hello\nwörld\n/not a command\n\nlast\n"
         );
-        assert_eq!(text(&output.stderr), "");
+        // The close code always goes to stderr: 1000, sent by rws at the
+        // end of stdin (RFC 6455 §7.4.1).
+        assert_eq!(
+            text(&output.stderr),
+            "rws: closed by rws: 1000 (normal closure)\n"
+        );
     })
     .await;
 }
@@ -89,7 +94,7 @@ async fn binary_lines_are_shown_in_hex() {
 }
 
 #[tokio::test]
-async fn a_server_closing_with_1008_is_an_error() {
+async fn a_server_closing_with_1008_exits_with_6() {
     bounded(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -109,7 +114,7 @@ async fn a_server_closing_with_1008_is_an_error() {
         let output = child.wait_with_output().await.expect("output");
         drop(stdin);
         assert_eq!(server.await.expect("server"), Message::text("first"));
-        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert_eq!(output.status.code(), Some(6), "{output:?}");
         let stderr = text(&output.stderr);
         assert!(stderr.contains("1008"), "{stderr}");
         assert!(stderr.contains("go away"), "{stderr}");
@@ -118,11 +123,11 @@ async fn a_server_closing_with_1008_is_an_error() {
 }
 
 #[tokio::test]
-async fn a_rejected_handshake_is_an_error() {
+async fn a_rejected_handshake_exits_with_4() {
     bounded(async {
         let (_server, addr) = serve().await;
         let output = run(&[&format!("ws://{addr}/nope")], "hello\n").await;
-        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert_eq!(output.status.code(), Some(4), "{output:?}");
         let stderr = text(&output.stderr);
         assert!(stderr.contains("handshake rejected: 404"), "{stderr}");
         assert_eq!(text(&output.stdout), "");
@@ -131,14 +136,14 @@ async fn a_rejected_handshake_is_an_error() {
 }
 
 #[tokio::test]
-async fn a_refused_connection_is_an_error() {
+async fn a_refused_connection_exits_with_3() {
     bounded(async {
         let port = {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             listener.local_addr().expect("addr").port()
         };
         let output = run(&[&format!("ws://127.0.0.1:{port}/")], "hello\n").await;
-        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        assert_eq!(output.status.code(), Some(3), "{output:?}");
         let stderr = text(&output.stderr);
         assert!(
             stderr.starts_with(&format!("rws: cannot connect to 127.0.0.1:{port}")),
@@ -317,4 +322,428 @@ async fn slash_commands_work_on_a_terminal() {
         assert!(shown.contains("/help lists them"), "{shown}");
     })
     .await;
+}
+
+/// A server of a few lines: accepts one connection, answers its upgrade
+/// request with 101 (RFC 6455 §4.2.2), writes `then`, and reads until
+/// the client goes (or, with `hang_up`, closes TCP at once).
+async fn raw_server(then: &'static [u8], hang_up: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.expect("accept");
+        let mut request = Vec::new();
+        while !request.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8];
+            tcp.read_exact(&mut byte).await.expect("request");
+            request.push(byte[0]);
+        }
+        let request = String::from_utf8(request).expect("UTF-8");
+        let key = request
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| value.trim().to_owned())
+            })
+            .expect("a key");
+        let accept = rws::proto::handshake::accept_key(key.as_bytes());
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        tcp.write_all(response.as_bytes()).await.expect("101");
+        tcp.write_all(then).await.expect("then");
+        if !hang_up {
+            let mut rest = Vec::new();
+            let _ = tcp.read_to_end(&mut rest).await;
+        }
+    });
+    addr
+}
+
+/// Runs `rws connect` with stdin left open (so that only the session's
+/// own end, not the end of stdin, closes it).
+async fn run_open(args: &[&str]) -> Output {
+    let mut child = connect(args);
+    let stdin = child.stdin.take().expect("stdin");
+    let output = child.wait_with_output().await.expect("output");
+    drop(stdin);
+    output
+}
+
+#[tokio::test]
+async fn a_bad_url_exits_with_2() {
+    bounded(async {
+        let output = run(&["ftp://127.0.0.1/"], "").await;
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(text(&output.stderr).contains("ftp://"), "{output:?}");
+    })
+    .await;
+}
+
+/// A reserved opcode (0x3, RFC 6455 §5.2) from the server: rws fails the
+/// connection with 1002 and exits with 5.
+#[tokio::test]
+async fn a_protocol_error_exits_with_5() {
+    bounded(async {
+        let addr = raw_server(&[0x83, 0x00], false).await;
+        let output = run_open(&[&format!("ws://{addr}/")]).await;
+        assert_eq!(output.status.code(), Some(5), "{output:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("protocol error"), "{stderr}");
+        assert!(stderr.contains("1002"), "{stderr}");
+    })
+    .await;
+}
+
+/// TCP closed with no close frame: RFC 6455 §7.1.5's 1006, exit 7.
+#[tokio::test]
+async fn a_dropped_connection_exits_with_7() {
+    bounded(async {
+        let addr = raw_server(b"", true).await;
+        let output = run_open(&[&format!("ws://{addr}/")]).await;
+        assert_eq!(output.status.code(), Some(7), "{output:?}");
+        assert!(
+            text(&output.stderr).contains("without a close handshake"),
+            "{output:?}"
+        );
+    })
+    .await;
+}
+
+/// A refusal's Retry-After is said without -v.
+#[tokio::test]
+async fn a_refusal_shows_retry_after() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let _ = rws::ServerBuilder::new()
+                .on_request(|_| {
+                    Err(Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "busy")
+                        .header("retry-after", "30"))
+                })
+                .accept(tcp)
+                .await;
+        });
+        let output = run(&[&format!("ws://{addr}/")], "").await;
+        assert_eq!(output.status.code(), Some(4), "{output:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("503"), "{stderr}");
+        assert!(stderr.contains("retry after 30"), "{stderr}");
+    })
+    .await;
+}
+
+/// The server going away (1001, RFC 6455 §7.4.1) is a normal end: exit 0,
+/// the code on stderr.
+#[tokio::test]
+async fn a_server_going_away_exits_with_0() {
+    bounded(async {
+        let (mut server, addr) = serve().await;
+        let mut child = connect(&[&format!("ws://{addr}/echo")]);
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"up\n").await.expect("write");
+        // Wait for the echo, so that the session is open before the signal.
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut first = [0u8; 3];
+        stdout.read_exact(&mut first).await.expect("the echo");
+        assert_eq!(&first, b"up\n");
+        let pid = server.id().expect("pid");
+        let killed = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let _ = server.wait().await;
+        let output = child.wait_with_output().await.expect("output");
+        drop(stdin);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("closed by the server: 1001 (going away) \"server shutting down\""),
+            "{stderr}"
+        );
+    })
+    .await;
+}
+
+/// `--send` instead of stdin, `--count` replies, then a clean close.
+#[tokio::test]
+async fn send_and_count_exit_after_the_replies() {
+    bounded(async {
+        let (_server, addr) = serve().await;
+        let url = format!("ws://{addr}/echo");
+        let output = run_open(&["--send", "a", "--send", "b c", "--count", "2", &url]).await;
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(text(&output.stdout), "a\nb c\n");
+        assert_eq!(
+            text(&output.stderr),
+            "rws: closed by rws: 1000 (normal closure)\n"
+        );
+    })
+    .await;
+}
+
+/// `--count` ends the session even while stdin is open, and shows no
+/// message past the count.
+#[tokio::test]
+async fn count_ends_the_session_with_stdin_open() {
+    bounded(async {
+        let (_server, addr) = serve().await;
+        let mut child = connect(&["--count", "2", &format!("ws://{addr}/echo")]);
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"x\ny\nz\n").await.expect("write");
+        let output = child.wait_with_output().await.expect("output");
+        drop(stdin);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(text(&output.stdout), "x\ny\n");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn jsonl_shows_every_event() {
+    bounded(async {
+        let (_server, addr) = serve().await;
+        let url = format!("ws://{addr}/echo");
+        let output = run_open(&["--jsonl", "--send", "hé", "--count", "1", &url]).await;
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let lines: Vec<serde_json::Value> = text(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+            .collect();
+        let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["open", "text", "close"], "{lines:?}");
+        // rws serve accepts permessage-deflate (RFC 7692).
+        assert!(lines[0]["deflate"]
+            .as_str()
+            .unwrap()
+            .starts_with("permessage-deflate"));
+        assert_eq!(lines[1]["text"], "hé");
+        assert_eq!(lines[1]["length"], 3);
+        assert_eq!(lines[2]["code"], 1000);
+        assert_eq!(lines[2]["by"], "client");
+        assert_eq!(lines[2]["clean"], true);
+        for line in &lines {
+            assert!(line["time"].as_f64().unwrap() > 1.7e9, "{line}");
+        }
+    })
+    .await;
+}
+
+/// Nobody speaks in the chat room: `--message-timeout` closes (1000) and
+/// exits with 8.
+#[tokio::test]
+async fn message_timeout_exits_with_8() {
+    bounded(async {
+        let (_server, addr) = serve().await;
+        let url = format!("ws://{addr}/chat/quiet");
+        let started = std::time::Instant::now();
+        let output = run_open(&["--message-timeout", "0.3", &url]).await;
+        assert_eq!(output.status.code(), Some(8), "{output:?}");
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("closed by rws: 1000"), "{stderr}");
+        assert!(stderr.contains("--message-timeout"), "{stderr}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn timeout_exits_with_8() {
+    bounded(async {
+        let (_server, addr) = serve().await;
+        let url = format!("ws://{addr}/chat/quiet");
+        let output = run_open(&["--timeout", "0.3", &url]).await;
+        assert_eq!(output.status.code(), Some(8), "{output:?}");
+        assert!(text(&output.stderr).contains("--timeout"), "{output:?}");
+    })
+    .await;
+}
+
+/// A server that accepts TCP and never answers: `--timeout` covers the
+/// handshake too.
+#[tokio::test]
+async fn timeout_covers_connecting() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let _held = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(tcp);
+        });
+        let output = run_open(&["--timeout", "0.3", &format!("ws://{addr}/")]).await;
+        assert_eq!(output.status.code(), Some(8), "{output:?}");
+        assert!(
+            text(&output.stderr).contains("while connecting"),
+            "{output:?}"
+        );
+    })
+    .await;
+}
+
+/// `--reconnect`: the server closes with 1011; rws says so, waits, connects
+/// again and sends its `--send` message again; `--count` ends the run.
+#[tokio::test]
+async fn reconnect_replays_send_after_the_server_closes() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("first");
+            let mut ws = rws::accept(tcp).await.expect("handshake");
+            let first = ws.recv().await.expect("a message").expect("ok");
+            ws.close(CloseCode::INTERNAL_ERROR, "restarting")
+                .await
+                .expect("close");
+            let (tcp, _) = listener.accept().await.expect("second");
+            let mut ws = rws::accept(tcp).await.expect("handshake");
+            let second = ws.recv().await.expect("a message").expect("ok");
+            ws.send(Message::text("welcome back")).await.expect("send");
+            while let Some(Ok(_)) = ws.recv().await {}
+            (first, second)
+        });
+        let url = format!("ws://{addr}/");
+        let output = run_open(&["--reconnect", "--send", "hi", "--count", "1", &url]).await;
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(text(&output.stdout), "welcome back\n");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("1011 (internal error) \"restarting\""),
+            "{stderr}"
+        );
+        assert!(stderr.contains("reconnecting in "), "{stderr}");
+        let (first, second) = server.await.expect("server");
+        assert_eq!((first, second), (Message::text("hi"), Message::text("hi")));
+    })
+    .await;
+}
+
+/// A 503 with Retry-After: 1 (RFC 9110 §10.2.3) is tried again, not before
+/// a second has passed.
+#[tokio::test]
+async fn reconnect_waits_for_retry_after() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("first");
+            let refused = std::time::Instant::now();
+            let _ = rws::ServerBuilder::new()
+                .on_request(|_| {
+                    Err(Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "busy")
+                        .header("retry-after", "1"))
+                })
+                .accept(tcp)
+                .await;
+            let (tcp, _) = listener.accept().await.expect("second");
+            let waited = refused.elapsed();
+            let mut ws = rws::accept(tcp).await.expect("handshake");
+            ws.send(Message::text("in")).await.expect("send");
+            while let Some(Ok(_)) = ws.recv().await {}
+            waited
+        });
+        let output = run_open(&["--reconnect", "--count", "1", &format!("ws://{addr}/")]).await;
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(text(&output.stdout), "in\n");
+        assert!(text(&output.stderr).contains("retry after 1"), "{output:?}");
+        let waited = server.await.expect("server");
+        assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    })
+    .await;
+}
+
+/// A refusal of the request itself (404) is not tried again.
+#[tokio::test]
+async fn reconnect_gives_up_on_a_404() {
+    bounded(async {
+        let (_server, addr) = serve().await;
+        let output = run_open(&["--reconnect", &format!("ws://{addr}/nope")]).await;
+        assert_eq!(output.status.code(), Some(4), "{output:?}");
+        assert!(!text(&output.stderr).contains("reconnecting"), "{output:?}");
+    })
+    .await;
+}
+
+/// stdin outlasts a connection: after the server went away (1001), the
+/// next connection goes on from the next line, with the `--preamble`
+/// lines first again.
+#[tokio::test]
+async fn reconnect_goes_on_with_stdin_and_replays_the_preamble() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (second_tx, second_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let (tcp, _) = listener.accept().await.expect("first");
+            let mut ws = rws::accept(tcp).await.expect("handshake");
+            for _ in 0..2 {
+                let message = ws.recv().await.expect("a message").expect("ok");
+                ws.send(message.clone()).await.expect("echo");
+                seen.push(message);
+            }
+            ws.close(CloseCode::GOING_AWAY, "").await.expect("close");
+            let (tcp, _) = listener.accept().await.expect("second");
+            let _ = second_tx.send(());
+            let mut ws = rws::accept(tcp).await.expect("handshake");
+            while let Some(Ok(message)) = ws.recv().await {
+                ws.send(message.clone()).await.expect("echo");
+                seen.push(message);
+            }
+            seen
+        });
+        let dir = std::env::temp_dir().join(format!("rws-preamble-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let preamble = dir.join("login");
+        std::fs::write(&preamble, "login\n").expect("preamble");
+        let mut child = connect(&[
+            "--reconnect",
+            "--preamble",
+            preamble.to_str().expect("UTF-8"),
+            &format!("ws://{addr}/"),
+        ]);
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"a\n").await.expect("write");
+        // Only once the second connection is there: "b" cannot go on the
+        // first.
+        second_rx.await.expect("a second connection");
+        stdin.write_all(b"b\n").await.expect("write");
+        drop(stdin);
+        let output = child.wait_with_output().await.expect("output");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        assert_eq!(text(&output.stdout), "login\na\nlogin\nb\n");
+        let texts: Vec<Message> = ["login", "a", "login", "b"].map(Message::text).into();
+        assert_eq!(server.await.expect("server"), texts);
+    })
+    .await;
+}
+
+/// `--help` documents every exit status the tests above check.
+#[tokio::test]
+async fn help_lists_the_exit_statuses() {
+    let output = Command::new(env!("CARGO_BIN_EXE_rws"))
+        .args(["connect", "--help"])
+        .output()
+        .await
+        .expect("rws connect --help");
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    let section = help
+        .split("Exit status:")
+        .nth(1)
+        .expect("an Exit status section");
+    for status in 0..=8 {
+        assert!(
+            section
+                .lines()
+                .any(|line| line.starts_with(&format!("  {status}  "))),
+            "status {status} in {section}"
+        );
+    }
 }
