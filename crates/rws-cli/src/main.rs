@@ -1,7 +1,9 @@
-//! `rws`: a WebSocket server, client and frame tracer on the command line.
+//! `rws`: a WebSocket server, client, frame tracer, load generator and
+//! WebSocket-to-TCP bridge on the command line.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bridge;
 mod connect;
 mod exit;
 mod keepalive;
@@ -36,6 +38,9 @@ enum Command {
     /// Load an echo endpoint: messages/s, latency, CPU per message; or
     /// hold idle connections to measure the server's memory per connection.
     Bench(bench::BenchArgs),
+    /// Bridge WebSocket clients to a TCP service (as websockify does for
+    /// noVNC), or TCP clients through a WebSocket.
+    Bridge(bridge::BridgeArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
             Command::Connect(args) => connect::run(args).await,
             Command::Trace(args) => trace::run(args).await.map_err(Into::into),
             Command::Bench(args) => bench::run(args).await.map_err(Into::into),
+            Command::Bridge(args) => bridge::run(args).await.map_err(Into::into),
         }
     });
     // `rws connect` may leave a blocking read of stdin behind (the server

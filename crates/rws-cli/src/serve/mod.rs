@@ -168,7 +168,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
 
 /// Resolves on Ctrl-C, or SIGINT or SIGTERM on unix. The handlers are
 /// installed when this is called, not when it is first polled.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
