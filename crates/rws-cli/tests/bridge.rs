@@ -239,3 +239,57 @@ async fn a_client_that_stops_reading_back_pressures_the_service() {
     })
     .await;
 }
+
+/// TLS on both sides: a wss:// bridge (--tls-cert, --tls-key) in front of
+/// the service, reached through a tcp:// bridge that connects to it with
+/// wss:// and trusts its CA (--cacert): TCP -> wss:// -> TCP.
+#[tokio::test]
+async fn tls_on_both_sides() {
+    bounded(async {
+        let certs = common::TestCerts::new("bridge-tls");
+        let (target, service) = echo_service(b"over TLS\n").await;
+        let to = format!("tcp://{target}");
+        let args = [
+            "bridge",
+            "--listen",
+            "wss://127.0.0.1:0/svc",
+            "--to",
+            &to,
+            "--tls-cert",
+            &certs.cert,
+            "--tls-key",
+            &certs.key,
+        ];
+        let secure = common::start(&args, "listening on wss://").await;
+        let port = secure
+            .announced
+            .split(',')
+            .next()
+            .and_then(|a| a.trim_end_matches("/svc").rsplit(':').next())
+            .expect("a port")
+            .to_owned();
+        let url = format!("wss://localhost:{port}/svc");
+        let args = [
+            "bridge",
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--to",
+            &url,
+            "--cacert",
+            &certs.ca,
+        ];
+        let plain = common::start(&args, "listening on tcp://").await;
+        let addr = plain.announced.split(',').next().expect("addr").to_owned();
+        let mut tcp = TcpStream::connect(&addr).await.expect("connect");
+        let mut greeting = vec![0u8; 9];
+        tcp.read_exact(&mut greeting).await.expect("greeting");
+        assert_eq!(greeting, b"over TLS\n");
+        tcp.write_all(b"and back").await.expect("write");
+        let mut echoed = vec![0u8; 8];
+        tcp.read_exact(&mut echoed).await.expect("echo");
+        assert_eq!(echoed, b"and back");
+        tcp.shutdown().await.expect("shutdown");
+        assert_eq!(service.await.expect("service"), b"and back");
+    })
+    .await;
+}
