@@ -164,6 +164,13 @@ try {
   await page2.fill('#nick', nick2);
   await page3.fill('#nick', nick3);
   check(`pages 1 and 2 are in room ${room}, page 3 in room ${other}`);
+  // The server tells who comes (subprotocol "chat"): page 2 was there first.
+  await waitForLine(page2, 'page 2', `${nick1} joined (2 here).`);
+  const present = await page1.$$eval('#messages > li.system', (items) => items.map((li) => li.textContent));
+  if (!present.some((line) => /^Here: guest-\d+\.$/.test(line))) {
+    fail(`page 1 was not told who was in the room: ${JSON.stringify(present)}`);
+  }
+  check(`page 2 sees "${nick1} joined (2 here).", page 1 who was there`);
   if (tls) {
     // A page on https:// may only open wss:// (mixed content is blocked).
     const protocol = await page1.evaluate(() => location.protocol);

@@ -233,6 +233,56 @@ async fn chat_broadcasts_within_a_room() {
     .await;
 }
 
+/// With the `chat` subprotocol, members get presence events: binary
+/// messages of JSON (`here` on joining, `joined`, `left`), with the names
+/// given as `?name=` (percent-decoded); members without it get none.
+#[tokio::test]
+async fn chat_members_with_the_subprotocol_see_who_joins_and_leaves() {
+    bounded(async {
+        let (_child, addr) = serve(&[]).await;
+        let member = |name: &str| {
+            rws::ClientBuilder::new(format!("ws://{addr}/chat/presence?name={name}"))
+                .protocol("chat")
+        };
+        let event = |message: Message| -> serde_json::Value {
+            match message {
+                Message::Binary(data) => serde_json::from_slice(&data).expect("JSON"),
+                other => panic!("expected a presence event, got {other:?}"),
+            }
+        };
+        let (mut ann, _) = member("ann").connect().await.expect("ann");
+        let here = event(ann.recv().await.expect("here").expect("ok"));
+        assert_eq!(here, serde_json::json!({"type": "here", "names": []}));
+        // A member without the subprotocol: no events, and it counts.
+        let mut plain = chat(&addr, "/chat/presence?name=pat").await;
+        let joined = event(ann.recv().await.expect("joined").expect("ok"));
+        assert_eq!(
+            joined,
+            serde_json::json!({"type": "joined", "name": "pat", "count": 2})
+        );
+        let (mut bob, _) = member("b%C3%B6b%20").connect().await.expect("bob");
+        let here = event(bob.recv().await.expect("here").expect("ok"));
+        let mut names: Vec<String> = serde_json::from_value(here["names"].clone()).expect("names");
+        names.sort();
+        assert_eq!(names, ["ann", "pat"]);
+        let joined = event(ann.recv().await.expect("joined").expect("ok"));
+        assert_eq!(
+            joined,
+            serde_json::json!({"type": "joined", "name": "böb", "count": 3})
+        );
+        bob.close(CloseCode::NORMAL, "").await.expect("close");
+        let left = event(ann.recv().await.expect("left").expect("ok"));
+        assert_eq!(
+            left,
+            serde_json::json!({"type": "left", "name": "böb", "count": 2})
+        );
+        // The plain member saw none of it: its next message is a line.
+        ann.send(Message::text("ann: hi")).await.expect("send");
+        assert_eq!(recv_text(&mut plain).await, "ann: hi");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn chat_selects_its_subprotocol_when_offered() {
     bounded(async {

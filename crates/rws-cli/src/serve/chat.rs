@@ -10,6 +10,14 @@
 //! cloned per member, which only bumps the reference count of its
 //! `Bytes`-backed payload.
 //!
+//! With the `chat` subprotocol, a member also gets presence events, as
+//! binary messages of JSON (members' lines are text, and binary messages
+//! from members are ignored, so nobody can forge one): on joining
+//! `{"type":"here","names":[...]}` (who else is in the room), then
+//! `{"type":"joined","name":..,"count":n}` and `{"type":"left",..}` as
+//! members come and go. A member's name is the `name` of its request's
+//! query (`/chat/rust?name=ann`), "guest" without one.
+//!
 //! Each connection is split: a writer task drains the member's queue into
 //! the write half, while the connection task reads, forwards text messages
 //! to the room and ignores binary ones.
@@ -66,6 +74,8 @@ enum Command {
         id: u64,
         queue: mpsc::Sender<Message>,
         kick: oneshot::Sender<()>,
+        name: String,
+        presence: bool,
     },
     Leave(u64),
     Say(Message),
@@ -74,6 +84,57 @@ enum Command {
 struct Member {
     queue: mpsc::Sender<Message>,
     kick: Option<oneshot::Sender<()>>,
+    /// The name it joined under (`?name=`), for the presence events.
+    name: String,
+    /// Whether it gets the presence events: it agreed on the `chat`
+    /// subprotocol, which defines them.
+    presence: bool,
+}
+
+/// Hands `message` to the members `to` picks. A member whose queue is full
+/// cannot keep up: it is kicked (its connection closes with 1008) and
+/// leaves the room.
+fn deliver(
+    members: &mut HashMap<u64, Member>,
+    message: &Message,
+    to: impl Fn(u64, &Member) -> bool,
+) {
+    members.retain(|&id, member| {
+        if !to(id, member) {
+            return true;
+        }
+        match member.queue.try_send(message.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                if let Some(kick) = member.kick.take() {
+                    let _ = kick.send(());
+                }
+                false
+            }
+            Err(TrySendError::Closed(_)) => false,
+        }
+    });
+}
+
+/// A presence event of the `chat` subprotocol: a binary message holding a
+/// JSON object (text messages are the members' lines, which anyone may
+/// send; binary ones only ever come from the server).
+fn presence(event: serde_json::Value) -> Message {
+    Message::binary(event.to_string().into_bytes())
+}
+
+/// The name a member gives in its request (`/chat/rust?name=ann`): 1 to 32
+/// characters without control characters, or "guest".
+pub(super) fn member_name(query: Option<&str>) -> String {
+    query
+        .into_iter()
+        .flat_map(|query| form_urlencoded::parse(query.as_bytes()))
+        .find(|(key, _)| key == "name")
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|name| {
+            (1..=32).contains(&name.chars().count()) && !name.chars().any(char::is_control)
+        })
+        .unwrap_or_else(|| "guest".to_owned())
 }
 
 impl Rooms {
@@ -112,25 +173,43 @@ async fn room(name: String, mut commands: mpsc::Receiver<Command>) {
     let mut members: HashMap<u64, Member> = HashMap::new();
     while let Some(command) = commands.recv().await {
         match command {
-            Command::Join { id, queue, kick } => {
+            Command::Join {
+                id,
+                queue,
+                kick,
+                name,
+                presence: wants,
+            } => {
+                let count = members.len() + 1;
+                let joined =
+                    presence(serde_json::json!({"type": "joined", "name": name, "count": count}));
+                deliver(&mut members, &joined, |_, member| member.presence);
+                let here: Vec<&str> = members.values().map(|m| m.name.as_str()).collect();
+                let here = presence(serde_json::json!({"type": "here", "names": here}));
                 let kick = Some(kick);
-                members.insert(id, Member { queue, kick });
+                members.insert(
+                    id,
+                    Member {
+                        queue,
+                        kick,
+                        name,
+                        presence: wants,
+                    },
+                );
+                if wants {
+                    deliver(&mut members, &here, |member, _| member == id);
+                }
             }
             Command::Leave(id) => {
-                members.remove(&id);
+                if let Some(member) = members.remove(&id) {
+                    let count = members.len();
+                    let left = presence(
+                        serde_json::json!({"type": "left", "name": member.name, "count": count}),
+                    );
+                    deliver(&mut members, &left, |_, member| member.presence);
+                }
             }
-            Command::Say(message) => {
-                members.retain(|_, member| match member.queue.try_send(message.clone()) {
-                    Ok(()) => true,
-                    Err(TrySendError::Full(_)) => {
-                        if let Some(kick) = member.kick.take() {
-                            let _ = kick.send(());
-                        }
-                        false
-                    }
-                    Err(TrySendError::Closed(_)) => false,
-                })
-            }
+            Command::Say(message) => deliver(&mut members, &message, |_, _| true),
         }
     }
     info!(room = %name, "room closed");
@@ -147,7 +226,14 @@ where
     let (id, commands) = shared.rooms.join(&name);
     let (queue, queued) = mpsc::channel(shared.chat_queue);
     let (kick, mut kicked) = oneshot::channel();
-    let _ = commands.send(Command::Join { id, queue, kick }).await;
+    let join = Command::Join {
+        id,
+        queue,
+        kick,
+        name: member_name(ws.request().and_then(|r| r.uri().query())),
+        presence: ws.protocol() == Some("chat"),
+    };
+    let _ = commands.send(join).await;
     let (mut read, write) = ws.split();
     let (stop, stopped) = oneshot::channel();
     let writer = tokio::spawn(write_queue(write, queued, stopped));
@@ -250,4 +336,26 @@ async fn write_queue<S: AsyncRead + AsyncWrite + Unpin>(
         let _ = tokio::time::timeout(CLOSE_SEND_TIMEOUT, write.close(code, reason)).await;
     }
     write
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_come_from_the_query() {
+        assert_eq!(member_name(Some("name=ann")), "ann");
+        assert_eq!(member_name(Some("x=1&name=b%C3%B6b+%21")), "böb !");
+        assert_eq!(member_name(Some("name=%20%20")), "guest");
+        assert_eq!(member_name(Some("name=a%0Ab")), "guest");
+        assert_eq!(
+            member_name(Some(&format!("name={}", "é".repeat(33)))),
+            "guest"
+        );
+        assert_eq!(
+            member_name(Some(&format!("name={}", "é".repeat(32)))),
+            "é".repeat(32)
+        );
+        assert_eq!(member_name(None), "guest");
+    }
 }
