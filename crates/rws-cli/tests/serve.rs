@@ -331,7 +331,7 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
             .await
             .expect("tcp");
         let request = format!(
-            "GET /chat/slow HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+            "GET /chat/slow?name=slow HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
              Sec-WebSocket-Version: 13\r\n\r\n"
         );
@@ -355,7 +355,10 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
         frame.extend(b"here".iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
         slow.write_all(&frame).await.expect("frame");
 
-        let (fast, _) = rws::connect(&format!("ws://{addr}/chat/slow"))
+        // With the chat subprotocol: presence events too.
+        let (fast, _) = rws::ClientBuilder::new(format!("ws://{addr}/chat/slow?name=fast"))
+            .protocol("chat")
+            .connect()
             .await
             .expect("connect");
         let (mut read, mut write) = fast.split();
@@ -365,6 +368,7 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
         let (credit, mut credits) = mpsc::channel::<()>(2);
         let reader = tokio::spawn(async move {
             let mut seen = 0usize;
+            let mut events = Vec::new();
             while seen < COUNT {
                 match read.recv().await.expect("a message").expect("no error") {
                     Message::Text(text) if text.as_str() == "here" => {}
@@ -374,10 +378,14 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
                         seen += 1;
                         let _ = credit.try_send(());
                     }
-                    other => panic!("unexpected {other:?}"),
+                    Message::Binary(event) => {
+                        events.push(
+                            serde_json::from_slice::<serde_json::Value>(&event).expect("JSON"),
+                        );
+                    }
                 }
             }
-            read
+            (read, events)
         });
         for i in 0..COUNT {
             if i >= 2 {
@@ -386,7 +394,7 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
             let text = format!("{i:06}{}", "x".repeat(1018));
             write.send(Message::text(text)).await.expect("send");
         }
-        let read = reader.await.expect("the fast client received all it sent");
+        let (read, mut events) = reader.await.expect("the fast client received all it sent");
         let mut fast = read.reunite(write).expect("reunite");
         loop {
             let line = log.recv().await.expect("the server's log");
@@ -395,6 +403,27 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
                 break;
             }
         }
+        // The room tells the others that the slow member left, as soon as
+        // it is kicked.
+        let gone = serde_json::json!({"type": "left", "name": "slow", "count": 1});
+        while !events.contains(&gone) {
+            match fast
+                .recv()
+                .await
+                .expect("a presence event")
+                .expect("no error")
+            {
+                Message::Binary(event) => {
+                    events.push(serde_json::from_slice(&event).expect("JSON"))
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // Before that, it learnt of the slow member: there when it joined,
+        // or joining after it (the two joins race).
+        let there = serde_json::json!({"type": "here", "names": ["slow"]});
+        let came = serde_json::json!({"type": "joined", "name": "slow", "count": 2});
+        assert!(events[0] == there || events.contains(&came), "{events:?}");
         fast.close(CloseCode::NORMAL, "bye").await.expect("close");
     })
     .await;

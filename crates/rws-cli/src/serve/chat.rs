@@ -93,11 +93,28 @@ struct Member {
 
 /// Hands `message` to the members `to` picks. A member whose queue is full
 /// cannot keep up: it is kicked (its connection closes with 1008) and
-/// leaves the room.
+/// leaves the room, and the others are told.
 fn deliver(
     members: &mut HashMap<u64, Member>,
     message: &Message,
     to: impl Fn(u64, &Member) -> bool,
+) {
+    let mut kicked = Vec::new();
+    hand_out(members, message, to, &mut kicked);
+    // Telling of one kicked member may kick another: until none is.
+    while let Some(name) = kicked.pop() {
+        let left = left(&name, members.len());
+        hand_out(members, &left, |_, member| member.presence, &mut kicked);
+    }
+}
+
+/// [`deliver`] without telling: the names of the members that left (kicked,
+/// or found gone) go to `kicked`.
+fn hand_out(
+    members: &mut HashMap<u64, Member>,
+    message: &Message,
+    to: impl Fn(u64, &Member) -> bool,
+    kicked: &mut Vec<String>,
 ) {
     members.retain(|&id, member| {
         if !to(id, member) {
@@ -109,11 +126,21 @@ fn deliver(
                 if let Some(kick) = member.kick.take() {
                     let _ = kick.send(());
                 }
+                kicked.push(std::mem::take(&mut member.name));
                 false
             }
-            Err(TrySendError::Closed(_)) => false,
+            // Its connection is ending (its `Leave` will find it gone).
+            Err(TrySendError::Closed(_)) => {
+                kicked.push(std::mem::take(&mut member.name));
+                false
+            }
         }
     });
+}
+
+/// The presence event for `name` leaving, `count` members staying.
+fn left(name: &str, count: usize) -> Message {
+    presence(serde_json::json!({"type": "left", "name": name, "count": count}))
 }
 
 /// A presence event of the `chat` subprotocol: a binary message holding a
