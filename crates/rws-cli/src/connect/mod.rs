@@ -994,7 +994,7 @@ fn describe(error: &Error) -> Failure {
     match error {
         Error::AbnormalClose => Failure::new(
             Status::Dropped,
-            "the connection ended without a close handshake",
+            "the connection ended without a close handshake (1006)",
         )
         .retryable(Duration::ZERO),
         Error::Io(e) => {
