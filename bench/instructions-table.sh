@@ -8,7 +8,7 @@
 # servers that implement it). Installs valgrind with apt-get if it is
 # missing.
 #
-#   bench/instructions-table.sh          # ~30 minutes
+#   bench/instructions-table.sh          # ~80 minutes (the deflate row: ~17 per server)
 #   ROWS="16:binary 1KiB:text" SERVERS="rws rws-serve raw" REPORT=0 bench/instructions-table.sh
 #
 # ROWS: "SIZE:KIND[:deflate]" entries. SERVERS: names of bench/servers
@@ -33,6 +33,14 @@ if ! command -v valgrind >/dev/null; then
   $SUDO apt-get install -y --no-install-recommends valgrind \
     || { $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends valgrind; }
 fi
+# The table names the commit it measured: a clean one, recorded before the
+# build (later commits while it runs do not rename it).
+if [ -n "$(git status --porcelain --untracked-files=no)" ] && [ "${ALLOW_DIRTY:-0}" != 1 ]; then
+  echo "instructions-table: the tree has uncommitted changes; commit them (or ALLOW_DIRTY=1 for a trial)" >&2
+  exit 1
+fi
+COMMIT=$(git rev-parse --short HEAD)
+[ -z "$(git status --porcelain --untracked-files=no)" ] || COMMIT="$COMMIT (uncommitted changes)"
 cargo build --release --locked -p rws-cli
 cargo build --release --manifest-path bench/servers/Cargo.toml
 
@@ -60,7 +68,7 @@ for row in $ROWS; do
   done
 done
 
-python3 - "$COUNTS" "${REPORT:-1}" "$(git rev-parse --short HEAD)" "$SERVERS" "$ROWS" <<'EOF'
+python3 - "$COUNTS" "${REPORT:-1}" "$COMMIT" "$SERVERS" "$ROWS" <<'EOF'
 import sys
 counts_path, report, commit, servers, rows = sys.argv[1:]
 servers, rows = servers.split(), rows.split()
