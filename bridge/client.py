@@ -8,18 +8,15 @@ Prints `PASS`/`FAIL` lines; exits 1 if any check failed.
 """
 
 import asyncio
+import os
 import sys
 
 import websockets
 
-failed = 0
-
-
-def check(ok, what):
-    global failed
-    print(("PASS " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        failed += 1
+# The PASS/FAIL reporting of the interop checks.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+import common  # noqa: E402
+from common import check  # noqa: E402
 
 
 def resp(*words):
@@ -65,4 +62,4 @@ async def main(url):
 
 
 asyncio.run(main(sys.argv[1]))
-sys.exit(1 if failed else 0)
+sys.exit(1 if common.FAILED else 0)

@@ -250,12 +250,7 @@ where
     let _ = tcp.set_nodelay(true);
     debug!(%peer, "bridging to tcp://{target}");
     let pumped = pump(ws, tcp).await;
-    info!(
-        %peer,
-        to_target = pumped.to_tcp,
-        to_client = pumped.to_websocket,
-        "session ended: {}", pumped.end
-    );
+    session_ended(peer, pumped.to_tcp, pumped.to_websocket, &pumped.end);
 }
 
 /// A TCP client, bridged through a new WebSocket to `url`.
@@ -279,12 +274,12 @@ async fn from_tcp(
     };
     debug!(%peer, "bridging to {url}");
     let pumped = pump(ws, tcp).await;
-    info!(
-        %peer,
-        to_target = pumped.to_websocket,
-        to_client = pumped.to_tcp,
-        "session ended: {}", pumped.end
-    );
+    session_ended(peer, pumped.to_websocket, pumped.to_tcp, &pumped.end);
+}
+
+/// The one log line of a session: how it ended, the bytes each way.
+fn session_ended(peer: SocketAddr, to_target: u64, to_client: u64, end: &str) {
+    info!(%peer, to_target, to_client, "session ended: {end}");
 }
 
 /// `text`, cut to a close reason's length on a character boundary.

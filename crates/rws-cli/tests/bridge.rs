@@ -293,3 +293,49 @@ async fn tls_on_both_sides() {
     })
     .await;
 }
+
+/// Only ws:// to tcp:// and tcp:// to ws:// are bridges.
+#[tokio::test]
+async fn other_combinations_are_refused() {
+    bounded(async {
+        for (listen, to) in [
+            ("ws://127.0.0.1:0", "ws://127.0.0.1:9/"),
+            ("tcp://127.0.0.1:0", "tcp://127.0.0.1:9"),
+            ("wss://127.0.0.1:0", "tcp://127.0.0.1:9"),
+        ] {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_rws"))
+                .args(["bridge", "--listen", listen, "--to", to])
+                .output()
+                .await
+                .expect("rws bridge");
+            assert!(!output.status.success(), "{listen} -> {to}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.starts_with("rws: "), "{listen} -> {to}: {stderr}");
+        }
+    })
+    .await;
+}
+
+/// A tcp:// bridge whose WebSocket cannot be opened lets its TCP client go
+/// (an end of file: all a plain TCP client can be told).
+#[tokio::test]
+async fn a_websocket_that_cannot_open_ends_the_tcp_client() {
+    bounded(async {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            listener.local_addr().expect("addr").port()
+        };
+        let started = bridge("tcp://127.0.0.1:0", &format!("ws://127.0.0.1:{port}/")).await;
+        let addr = started
+            .announced
+            .split(',')
+            .next()
+            .expect("addr")
+            .to_owned();
+        let mut tcp = TcpStream::connect(&addr).await.expect("connect");
+        let mut rest = Vec::new();
+        tcp.read_to_end(&mut rest).await.expect("an end of file");
+        assert!(rest.is_empty(), "{rest:?}");
+    })
+    .await;
+}

@@ -747,3 +747,47 @@ async fn help_lists_the_exit_statuses() {
         );
     }
 }
+
+/// A `--preamble` that cannot be read is a usage error (2), before any
+/// connection.
+#[tokio::test]
+async fn an_unreadable_preamble_exits_with_2() {
+    bounded(async {
+        let output = run(
+            &["--preamble", "/nonexistent/login", "ws://127.0.0.1:9/"],
+            "",
+        )
+        .await;
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(
+            text(&output.stderr).contains("/nonexistent/login"),
+            "{output:?}"
+        );
+    })
+    .await;
+}
+
+/// `--reconnect` within `--timeout`: a server that stays down ends the run
+/// with 8 once the next wait would pass the deadline.
+#[tokio::test]
+async fn reconnect_stops_at_the_timeout() {
+    bounded(async {
+        let port = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            listener.local_addr().expect("addr").port()
+        };
+        let url = format!("ws://127.0.0.1:{port}/");
+        let started = std::time::Instant::now();
+        let output = run_open(&["--reconnect", "--timeout", "1", &url]).await;
+        assert_eq!(output.status.code(), Some(8), "{output:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("reconnecting in "), "{stderr}");
+        assert!(stderr.contains("--timeout"), "{stderr}");
+    })
+    .await;
+}
