@@ -18,6 +18,9 @@
 //! members come and go. A member's name is the `name` of its request's
 //! query (`/chat/rust?name=ann`), "guest" without one.
 //!
+//! With `--redis`, rooms span every node on the same Redis: see
+//! [`super::relay`].
+//!
 //! Each connection is split: a writer task drains the member's queue into
 //! the write half, while the connection task reads, forwards text messages
 //! to the room and ignores binary ones.
@@ -25,6 +28,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+#[cfg(feature = "redis")]
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -34,6 +39,8 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+#[cfg(feature = "redis")]
+use super::relay::Relay;
 use super::Shared;
 
 /// How many commands may wait for a room; a member that sends faster than
@@ -59,9 +66,12 @@ pub(super) fn valid_room(name: &str) -> bool {
 /// The open rooms, by name, with their member counts. A room is removed
 /// when its last member leaves; its task then ends.
 #[derive(Default)]
-pub(super) struct Rooms {
+pub(crate) struct Rooms {
     rooms: Mutex<HashMap<String, RoomHandle>>,
     next_id: AtomicU64,
+    /// With `--redis`: the link to the other nodes.
+    #[cfg(feature = "redis")]
+    relay: Option<Arc<Relay>>,
 }
 
 struct RoomHandle {
@@ -78,7 +88,15 @@ enum Command {
         presence: bool,
     },
     Leave(u64),
+    /// A line of a local member: for every member here, and for the other
+    /// nodes.
     Say(Message),
+    /// A line from another node (`--redis`): for the members here.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Relayed(Message),
+    /// The link to the other nodes was lost (false) or is back (true).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    Link(bool),
 }
 
 struct Member {
@@ -165,6 +183,15 @@ pub(super) fn member_name(query: Option<&str>) -> String {
 }
 
 impl Rooms {
+    /// Rooms shared with the other nodes through `relay`.
+    #[cfg(feature = "redis")]
+    pub(crate) fn relayed_by(relay: Arc<Relay>) -> Rooms {
+        Rooms {
+            relay: Some(relay),
+            ..Rooms::default()
+        }
+    }
+
     /// Counts a new member in `name`, opening the room if needed; returns
     /// the member's id and the room's command channel.
     fn join(&self, name: &str) -> (u64, mpsc::Sender<Command>) {
@@ -172,7 +199,15 @@ impl Rooms {
         let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
         let room = rooms.entry(name.to_owned()).or_insert_with(|| {
             let (commands, receiver) = mpsc::channel(ROOM_BACKLOG);
-            tokio::spawn(room(name.to_owned(), receiver));
+            #[cfg(feature = "redis")]
+            let relay = self.relay.clone();
+            #[cfg(feature = "redis")]
+            if let Some(relay) = &relay {
+                relay.follow(name);
+            }
+            #[cfg(not(feature = "redis"))]
+            let relay = None;
+            tokio::spawn(room(name.to_owned(), receiver, relay));
             RoomHandle {
                 commands,
                 members: 0,
@@ -189,14 +224,47 @@ impl Rooms {
             room.members -= 1;
             if room.members == 0 {
                 rooms.remove(name);
+                #[cfg(feature = "redis")]
+                if let Some(relay) = &self.relay {
+                    relay.unfollow(name);
+                }
             }
+        }
+    }
+
+    /// Hands a line from another node to the room `name`, if it has members
+    /// here; false when the room's queue is full (the line is dropped).
+    #[cfg(feature = "redis")]
+    pub(crate) fn relayed(&self, name: &str, line: Message) -> bool {
+        let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        match rooms.get(name) {
+            Some(room) => room.commands.try_send(Command::Relayed(line)).is_ok(),
+            None => true,
+        }
+    }
+
+    /// Tells every room that the link to the other nodes is lost or back.
+    #[cfg(feature = "redis")]
+    pub(crate) fn link_changed(&self, up: bool) {
+        let rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
+        for room in rooms.values() {
+            let _ = room.commands.try_send(Command::Link(up));
         }
     }
 }
 
+/// What a room publishes its lines with: the relay with `--redis`.
+#[cfg(feature = "redis")]
+type Publisher = Option<Arc<Relay>>;
+/// What a room publishes its lines with: nothing without Redis.
+#[cfg(not(feature = "redis"))]
+type Publisher = Option<std::convert::Infallible>;
+
 /// A room's task: ends once every sender of `commands` is gone.
-async fn room(name: String, mut commands: mpsc::Receiver<Command>) {
+async fn room(name: String, mut commands: mpsc::Receiver<Command>, relay: Publisher) {
     info!(room = %name, "room opened");
+    #[cfg(not(feature = "redis"))]
+    let _ = relay;
     let mut members: HashMap<u64, Member> = HashMap::new();
     while let Some(command) = commands.recv().await {
         match command {
@@ -236,7 +304,18 @@ async fn room(name: String, mut commands: mpsc::Receiver<Command>) {
                     deliver(&mut members, &left, |_, member| member.presence);
                 }
             }
-            Command::Say(message) => deliver(&mut members, &message, |_, _| true),
+            Command::Say(message) => {
+                deliver(&mut members, &message, |_, _| true);
+                #[cfg(feature = "redis")]
+                if let (Some(relay), Some(line)) = (&relay, message.as_text()) {
+                    relay.publish(&name, line);
+                }
+            }
+            Command::Relayed(message) => deliver(&mut members, &message, |_, _| true),
+            Command::Link(up) => {
+                let event = presence(serde_json::json!({"type": "relay", "up": up}));
+                deliver(&mut members, &event, |_, member| member.presence);
+            }
         }
     }
     info!(room = %name, "room closed");

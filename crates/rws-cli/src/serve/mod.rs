@@ -11,6 +11,8 @@ mod chat;
 mod echo;
 mod http2;
 mod page;
+#[cfg(feature = "redis")]
+mod relay;
 mod shutdown;
 
 use std::net::SocketAddr;
@@ -74,6 +76,13 @@ pub(crate) struct ServeArgs {
     /// scheduler), which spends the fewest instructions per message.
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<NonZeroUsize>,
+    /// Share the chat rooms with every `rws serve` on this Redis
+    /// (redis://HOST:PORT[/DB]), through pub/sub: a member's lines reach
+    /// the members of its room on every node. Losing Redis closes no
+    /// connection: rooms go on locally and the link is tried again.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 }
 
 /// What every connection task shares.
@@ -119,10 +128,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .max_frame_size(args.max_message_size.min(Config::default().max_frame_size))
         .deflate((!args.no_deflate).then(serve_deflate));
     let protocol = args.keepalive.apply(protocol);
+    let rooms = chat_rooms(&args)?;
     let shared = Shared {
         config: WebSocketConfig::default().core(protocol),
         shutdown: shutdown::Shutdown::default(),
-        rooms: Arc::default(),
+        rooms,
         chat_queue: args.chat_queue as usize,
         tls,
     };
@@ -164,6 +174,21 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         tasks.abort_all();
     }
     Ok(())
+}
+
+/// The chat rooms: shared with the other nodes on `--redis` (whose link
+/// then runs in a task of its own), or this process's alone.
+fn chat_rooms(args: &ServeArgs) -> Result<Arc<chat::Rooms>, String> {
+    #[cfg(feature = "redis")]
+    if let Some(url) = &args.redis {
+        let (relay, link) = relay::Relay::new(url)?;
+        info!(node = relay.node(), "chat rooms shared with the other nodes on {url}");
+        let rooms = Arc::new(chat::Rooms::relayed_by(relay));
+        tokio::spawn(relay::run(link, Arc::downgrade(&rooms)));
+        return Ok(rooms);
+    }
+    let _ = args;
+    Ok(Arc::default())
 }
 
 /// Resolves on Ctrl-C, or SIGINT or SIGTERM on unix. The handlers are
