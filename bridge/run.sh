@@ -6,7 +6,8 @@
 # second bridge the other way (`--listen tcp://... --to ws://.../redis`):
 # redis-cli -> TCP -> rws bridge -> WebSocket -> rws bridge -> TCP -> Redis.
 #
-# Installs redis-server (with redis-tools) with apt-get the first time, and
+# Installs redis-server (with redis-tools) the first time
+# (scale-out/install-redis.sh), and
 # websockets into the venv of interop/run.sh (target/interop-venv) when
 # missing. Builds target/debug/rws. Everything on 127.0.0.1, stopped on exit.
 #
@@ -59,15 +60,7 @@ wait_for() {
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
 
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-  echo "bridge: installing redis-server (Debian package)"
-  SUDO=
-  [ "$(id -u)" = 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  { $SUDO apt-get install -y -qq redis-server ||
-    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server; }; } >/dev/null ||
-    die "cannot install redis-server"
-fi
+scale-out/install-redis.sh || die "cannot install redis-server"
 if [ ! -x "$PY" ]; then
   timeout 120 python3 -m venv "$VENV" || die "cannot create the venv $VENV"
 fi

@@ -182,7 +182,10 @@ fn chat_rooms(args: &ServeArgs) -> Result<Arc<chat::Rooms>, String> {
     #[cfg(feature = "redis")]
     if let Some(url) = &args.redis {
         let (relay, link) = relay::Relay::new(url)?;
-        info!(node = relay.node(), "chat rooms shared with the other nodes on {url}");
+        info!(
+            node = relay.node(),
+            "chat rooms shared with the other nodes on {url}"
+        );
         let rooms = Arc::new(chat::Rooms::relayed_by(relay));
         tokio::spawn(relay::run(link, Arc::downgrade(&rooms)));
         return Ok(rooms);

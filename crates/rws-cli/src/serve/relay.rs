@@ -119,7 +119,10 @@ impl Relay {
             .map_err(|e| format!("--redis {url}: {e}"))?;
         // Pushes (RESP3) let one connection carry both the subscriptions
         // and the publishing.
-        let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
         let info = info.set_redis_settings(settings);
         let client = redis::Client::open(info).map_err(|e| format!("--redis {url}: {e}"))?;
         let (sender, outbox) = mpsc::channel(OUTBOX);
@@ -182,7 +185,9 @@ impl Relay {
     /// Splits a channel message into its room and line, unless it is this
     /// node's own, or not a line of a room.
     fn incoming(&self, channel: &[u8], payload: Vec<u8>) -> Option<(String, Message)> {
-        let room = std::str::from_utf8(channel).ok()?.strip_prefix(CHANNEL_PREFIX)?;
+        let room = std::str::from_utf8(channel)
+            .ok()?
+            .strip_prefix(CHANNEL_PREFIX)?;
         let newline = payload.iter().position(|&b| b == b'\n')?;
         if &payload[..newline] == self.node.as_bytes() {
             return None;
@@ -272,8 +277,10 @@ pub(crate) async fn run(link: Link, rooms: Weak<Rooms>) {
                     ever_up = true;
                 }
                 Err(e) => {
-                    warn!("Redis unreachable: {e}; rooms serve this node's members only; \
-                           trying again in {backoff:?}");
+                    warn!(
+                        "Redis unreachable: {e}; rooms serve this node's members only; \
+                           trying again in {backoff:?}"
+                    );
                     let retry = tokio::time::sleep(backoff);
                     tokio::pin!(retry);
                     // Meanwhile lines are not relayed (nor kept, so that no
@@ -367,7 +374,10 @@ fn on_message(relay: &Relay, rooms: &Weak<Rooms>, data: Vec<Value>) {
         return;
     };
     if !rooms.relayed(&room, line) {
-        count(&relay.dropped, "relayed lines dropped (a room could not keep up)");
+        count(
+            &relay.dropped,
+            "relayed lines dropped (a room could not keep up)",
+        );
     }
 }
 
@@ -408,11 +418,15 @@ mod tests {
         let payload = |node: &str, line: &str| format!("{node}\n{line}").into_bytes();
         let channel = b"rws:chat:rust";
         assert!(here.incoming(channel, payload(here.node(), "hi")).is_none());
-        let (room, line) = here.incoming(channel, payload(there.node(), "hi\nthere")).unwrap();
+        let (room, line) = here
+            .incoming(channel, payload(there.node(), "hi\nthere"))
+            .unwrap();
         assert_eq!(room, "rust");
         assert_eq!(line.as_text(), Some("hi\nthere"));
         // Not a room's channel, no node id, not UTF-8.
-        assert!(here.incoming(b"other:rust", payload(there.node(), "hi")).is_none());
+        assert!(here
+            .incoming(b"other:rust", payload(there.node(), "hi"))
+            .is_none());
         assert!(here.incoming(channel, b"no newline".to_vec()).is_none());
         let mut bad = payload(there.node(), "");
         bad.push(0xff);
@@ -425,6 +439,9 @@ mod tests {
         relay.publish("rust", "hello");
         let line = link.outbox.try_recv().unwrap();
         assert_eq!(line.channel, "rws:chat:rust");
-        assert_eq!(line.payload, format!("{}\nhello", relay.node()).into_bytes());
+        assert_eq!(
+            line.payload,
+            format!("{}\nhello", relay.node()).into_bytes()
+        );
     }
 }

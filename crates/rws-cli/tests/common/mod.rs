@@ -52,6 +52,7 @@ pub(crate) async fn start(args: &[&str], marker: &str) -> Started {
 }
 
 /// Starts `rws serve` on a free port; returns the child and its address.
+#[allow(dead_code)]
 pub(crate) async fn serve(args: &[&str]) -> (Child, String) {
     let (child, addr, _log) = serve_with_log(args).await;
     (child, addr)
