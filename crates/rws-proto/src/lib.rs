@@ -46,7 +46,8 @@ mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{
-    Closed, Config, Connection, Event, Fragment, Initiator, Role, State, TransportAction,
+    Closed, Config, Connection, Event, Fragment, Initiator, PreparedMessage, Role, State,
+    TransportAction,
 };
 pub use error::{HandshakeError, ProtocolError, SendError};
 pub use message::{Message, MessageKind, Utf8Bytes};

@@ -118,7 +118,7 @@ pub use rws_proto::handshake::{Accept, HeadLimits, Rejection, UpgradeRequest};
 pub use rws_proto::{bytes, deflate, http};
 pub use rws_proto::{
     CloseCode, CloseFrame, Closed, Config, Event, Fragment, HandshakeError, Initiator, Message,
-    MessageKind, ProtocolError, Role, SendError, State, Utf8Bytes,
+    MessageKind, PreparedMessage, ProtocolError, Role, SendError, State, Utf8Bytes,
 };
 
 #[cfg(all(feature = "tokio", feature = "rustls"))]

@@ -227,6 +227,47 @@ async fn rfc7692_7_1_1_1_server_no_context_takeover_is_seen_by_the_client() {
 }
 
 #[tokio::test]
+async fn rfc7692_a_prepared_broadcast_reaches_every_client_whole() {
+    bounded(async {
+        // Three server connections without context takeover and one with:
+        // the same prepared messages, sent through the write halves too.
+        let mut pairs = Vec::new();
+        for no_context in [true, true, true, false] {
+            pairs.push(
+                pair_with(
+                    with_deflate(DeflateConfig::default()),
+                    with_deflate(DeflateConfig::default().server_no_context_takeover(no_context)),
+                )
+                .await,
+            );
+        }
+        let lines: Vec<rws::PreparedMessage> =
+            messages().into_iter().map(rws::PreparedMessage::new).collect();
+        for (i, (mut client, mut server)) in pairs.into_iter().enumerate() {
+            if i % 2 == 0 {
+                for line in &lines {
+                    server.feed_prepared(line).await.expect("feed");
+                }
+                server.flush().await.expect("flush");
+            } else {
+                let (read, mut write) = server.split();
+                for line in &lines {
+                    write.feed_prepared(line).await.expect("feed");
+                }
+                write.flush().await.expect("flush");
+                server = read.reunite(write).expect("reunite");
+            }
+            for line in &lines {
+                let got = client.recv().await.expect("a line").expect("no error");
+                assert_eq!(&got, line.message());
+            }
+            drop(server);
+        }
+    })
+    .await
+}
+
+#[tokio::test]
 async fn rfc7692_a_servers_accept_policy_turns_deflate_on() {
     bounded(async {
         // No deflate in the server's configuration; the callback's Accept

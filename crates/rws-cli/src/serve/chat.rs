@@ -6,9 +6,11 @@
 //! (its own included). The room hands each message to every member with
 //! `try_send` on the member's bounded queue: a member whose queue is full
 //! cannot keep up, and is disconnected with 1008 (policy violation) rather
-//! than slowing the room down or letting its queue grow. A message is
-//! cloned per member, which only bumps the reference count of its
-//! `Bytes`-backed payload.
+//! than slowing the room down or letting its queue grow. A message goes
+//! to every member as one shared [`PreparedMessage`]: its payload is not
+//! copied, and with permessage-deflate it is compressed once for all the
+//! members with the same settings (`rws serve` asks for no context
+//! takeover on its side), not once per member.
 //!
 //! With the `chat` subprotocol, a member also gets presence events, as
 //! binary messages of JSON (members' lines are text, and binary messages
@@ -28,12 +30,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-#[cfg(feature = "redis")]
-use std::sync::Arc;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rws::{CloseCode, Error, Message, WebSocket, WriteHalf};
+use rws::{CloseCode, Error, Message, PreparedMessage, WebSocket, WriteHalf};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -82,7 +82,7 @@ struct RoomHandle {
 enum Command {
     Join {
         id: u64,
-        queue: mpsc::Sender<Message>,
+        queue: mpsc::Sender<Line>,
         kick: oneshot::Sender<()>,
         name: String,
         presence: bool,
@@ -99,8 +99,12 @@ enum Command {
     Link(bool),
 }
 
+/// What a member's queue holds: a message shared by every member it goes
+/// to.
+type Line = Arc<PreparedMessage>;
+
 struct Member {
-    queue: mpsc::Sender<Message>,
+    queue: mpsc::Sender<Line>,
     kick: Option<oneshot::Sender<()>>,
     /// The name it joined under (`?name=`), for the presence events.
     name: String,
@@ -118,11 +122,11 @@ fn deliver(
     to: impl Fn(u64, &Member) -> bool,
 ) {
     let mut kicked = Vec::new();
-    hand_out(members, message, to, &mut kicked);
+    hand_out(members, message.clone(), to, &mut kicked);
     // Telling of one kicked member may kick another: until none is.
     while let Some(name) = kicked.pop() {
         let left = left(&name, members.len());
-        hand_out(members, &left, |_, member| member.presence, &mut kicked);
+        hand_out(members, left, |_, member| member.presence, &mut kicked);
     }
 }
 
@@ -130,15 +134,16 @@ fn deliver(
 /// or found gone) go to `kicked`.
 fn hand_out(
     members: &mut HashMap<u64, Member>,
-    message: &Message,
+    message: Message,
     to: impl Fn(u64, &Member) -> bool,
     kicked: &mut Vec<String>,
 ) {
+    let line = Arc::new(PreparedMessage::new(message));
     members.retain(|&id, member| {
         if !to(id, member) {
             return true;
         }
-        match member.queue.try_send(message.clone()) {
+        match member.queue.try_send(line.clone()) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 if let Some(kick) = member.kick.take() {
@@ -415,12 +420,12 @@ enum Ended {
 /// frame with the code given (unless the stop sender was just dropped).
 async fn write_queue<S: AsyncRead + AsyncWrite + Unpin>(
     mut write: WriteHalf<S>,
-    mut queue: mpsc::Receiver<Message>,
+    mut queue: mpsc::Receiver<Line>,
     mut stop: oneshot::Receiver<(CloseCode, &'static str)>,
 ) -> WriteHalf<S> {
     let pump = async {
         while let Some(message) = queue.recv().await {
-            write.feed(message).await?;
+            write.feed_prepared(&message).await?;
             if queue.is_empty() {
                 write.flush().await?;
             }

@@ -81,44 +81,69 @@ impl Compression {
     /// Compresses a message's payload into `out` if it is worth it (at
     /// least the threshold) and possible; `false` to send it as it is.
     pub(super) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) -> bool {
-        // An empty message has nothing to compress (and zlib would refuse a
-        // second sync flush with no data between).
-        if payload.is_empty() || payload.len() < self.threshold || self.cannot_compress {
+        if !self.worth_compressing(payload) {
             return false;
         }
         let (bits, no_context) = self.own;
-        if self.deflater.is_none() {
-            let spare = if no_context {
-                take_deflater(self.level, bits)
-            } else {
-                None
+        if no_context {
+            return match compress_alone(self.level, bits, payload, out) {
+                Some(compressed) => compressed,
+                None => {
+                    self.cannot_compress = true;
+                    false
+                }
             };
-            self.deflater = spare.or_else(|| Deflater::new(self.level, bits, false));
+        }
+        if self.deflater.is_none() {
+            self.deflater = Deflater::new(self.level, bits, false);
             self.cannot_compress = self.deflater.is_none();
         }
-        let start = out.len();
-        let mut compressed = match &mut self.deflater {
+        let compressed = match &mut self.deflater {
             Some(deflater) => deflater.compress(payload, out),
             None => false,
         };
-        // Without context takeover nothing refers back to this message, so
-        // data that does not shrink may go out as it is. (With it, the peer
-        // must see what entered the compressor's window.)
-        if no_context && compressed && out.len() - start >= payload.len() {
-            out.truncate(start);
-            compressed = false;
-        }
-        // Without context takeover nothing carries over to the next message:
-        // the compressor (hundreds of KiB) is reset and given back rather
-        // than kept idle. With it, a compressor that failed is dropped.
-        if no_context {
-            if let Some(mut deflater) = self.deflater.take() {
-                deflater.reset();
-                give_deflater(self.level, bits, deflater);
-            }
-        } else if !compressed {
+        // With context takeover, a compressor that failed is dropped.
+        if !compressed {
             self.deflater = None;
         }
         compressed
     }
+
+    /// Whether a payload should go through the compressor at all: not
+    /// empty, at least the threshold, and a compressor can be made.
+    fn worth_compressing(&self, payload: &[u8]) -> bool {
+        // An empty message has nothing to compress (and zlib would refuse a
+        // second sync flush with no data between).
+        !payload.is_empty() && payload.len() >= self.threshold && !self.cannot_compress
+    }
+
+    /// The compressor level and window under which `payload` compresses to
+    /// the same bytes on every connection that has them: this end's, when
+    /// it compresses each message on its own (no context takeover) and the
+    /// payload is worth compressing. `None` when it would not be
+    /// compressed, or depends on this connection's earlier messages.
+    pub(super) fn alone(&self, payload: &[u8]) -> Option<(u32, u8)> {
+        let (bits, no_context) = self.own;
+        (no_context && self.worth_compressing(payload)).then_some((self.level, bits))
+    }
+}
+
+/// Compresses one message with a compressor of `level` and `bits` that
+/// starts afresh (no context takeover) into `out`: `Some(true)` when it
+/// was compressed, `Some(false)` to send it as it is (zlib failed, or the
+/// data does not shrink: without context takeover nothing refers back to
+/// it, so it may go out as it is), `None` when no compressor can have that
+/// window. The compressor (hundreds of KiB) comes from this thread's spares
+/// and goes back there reset, rather than kept idle by a connection.
+pub(crate) fn compress_alone(level: u32, bits: u8, payload: &[u8], out: &mut Vec<u8>) -> Option<bool> {
+    let mut deflater = take_deflater(level, bits).or_else(|| Deflater::new(level, bits, false))?;
+    let start = out.len();
+    let mut compressed = deflater.compress(payload, out);
+    if compressed && out.len() - start >= payload.len() {
+        out.truncate(start);
+        compressed = false;
+    }
+    deflater.reset();
+    give_deflater(level, bits, deflater);
+    Some(compressed)
 }

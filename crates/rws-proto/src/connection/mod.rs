@@ -11,6 +11,7 @@
 mod compression;
 mod lifecycle;
 mod output;
+mod prepared;
 mod read;
 mod write;
 
@@ -27,6 +28,7 @@ use crate::message::{Message, MessageKind, Utf8Bytes};
 use self::compression::Compression;
 use self::lifecycle::Lifecycle;
 pub use self::lifecycle::TransportAction;
+pub use self::prepared::PreparedMessage;
 use self::output::Output;
 use self::read::Reader;
 use self::write::MaskSource;

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::output::SHARE_AT_LEAST;
-use super::{Connection, Role, State};
+use super::{Connection, PreparedMessage, Role, State};
 use crate::close::CloseFrame;
 use crate::error::SendError;
 use crate::frame::{extend_masked, FrameHeader, OpCode};
@@ -35,6 +35,44 @@ impl Connection {
         let mut header = FrameHeader::new(opcode, message.as_payload().len() as u64);
         header.fin = true;
         self.write_header_and_shared(header, message.into_payload());
+        Ok(())
+    }
+
+    /// Queues a message prepared for many connections (a broadcast): as
+    /// [`send`](Self::send), except that without context takeover on this
+    /// side its compression is shared with every connection that has the
+    /// same compressor settings (see [`PreparedMessage`]).
+    pub fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), SendError> {
+        let message = prepared.message();
+        let Some(settings) = self
+            .compression
+            .as_ref()
+            .and_then(|compression| compression.alone(message.as_payload()))
+        else {
+            return self.send(message.clone());
+        };
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::FragmentOrder);
+        }
+        self.lifecycle.touched();
+        let opcode = match message.kind() {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        // RFC 7692 §7.2.1 as in `send`, compressed once for all.
+        let (header, payload) = match prepared.compressed(settings) {
+            Some(compressed) => {
+                let mut header = FrameHeader::new(opcode, compressed.len() as u64);
+                header.rsv1 = true;
+                (header, compressed)
+            }
+            None => (
+                FrameHeader::new(opcode, message.len() as u64),
+                message.clone().into_payload(),
+            ),
+        };
+        self.write_header_and_shared(header, payload);
         Ok(())
     }
 

@@ -121,6 +121,17 @@ impl<S: Read + Write> WebSocket<S> {
         self.inner.flush()
     }
 
+    /// Queues a message prepared for many connections (a broadcast),
+    /// without flushing, as [`feed`](Self::feed): with permessage-deflate
+    /// and no context takeover on this side, its compression is done once
+    /// for every connection with the same settings (see
+    /// [`PreparedMessage`](crate::PreparedMessage)).
+    pub fn feed_prepared(&mut self, prepared: &crate::PreparedMessage) -> Result<(), Error> {
+        self.inner.make_room()?;
+        self.inner.conn.send_prepared(prepared)?;
+        Ok(())
+    }
+
     /// Sends one piece of a message sent piece by piece (RFC 6455 §5.4)
     /// and flushes it: the first call starts a message of `kind`, the
     /// call with `last` set ends it, and no other message may be sent in

@@ -11,7 +11,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Instant;
 
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{CloseFrame, Event, Message, Role, State};
+use rws_proto::{CloseFrame, Event, Message, PreparedMessage, Role, State};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
@@ -206,6 +206,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Inner<S> {
 
     pub(crate) fn start_send(&mut self, message: Message) -> Result<(), Error> {
         self.driver.conn.send(message)?;
+        Ok(())
+    }
+
+    pub(crate) fn start_send_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), Error> {
+        self.driver.conn.send_prepared(prepared)?;
         Ok(())
     }
 

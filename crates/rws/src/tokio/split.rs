@@ -15,7 +15,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
-use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, Utf8Bytes};
+use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, PreparedMessage, Utf8Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::inner::Inner;
@@ -159,6 +159,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     /// Writes out everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.shared.with(WRITER, cx, Inner::poll_flush)).await
+    }
+
+    /// Queues a message prepared for many connections, as
+    /// [`WebSocket::feed_prepared`].
+    pub async fn feed_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), Error> {
+        poll_fn(|cx| self.shared.with(WRITER, cx, Inner::poll_ready)).await?;
+        self.shared.lock().start_send_prepared(prepared)
     }
 
     /// Sends one piece of a message sent piece by piece, as

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, Role, Utf8Bytes};
+use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, PreparedMessage, Role, Utf8Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::inner::Inner;
@@ -99,6 +99,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Writes out everything queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| self.inner.poll_flush(cx)).await
+    }
+
+    /// Queues a message prepared for many connections (a broadcast),
+    /// without flushing, as [`feed`](Self::feed): with permessage-deflate
+    /// and no context takeover on this side, its compression is done once
+    /// for every connection with the same settings (see
+    /// [`PreparedMessage`]).
+    ///
+    /// ```no_run
+    /// # async fn run(mut members: Vec<rws::WebSocket<tokio::net::TcpStream>>) -> Result<(), rws::Error> {
+    /// use rws::{Message, PreparedMessage};
+    ///
+    /// let line = PreparedMessage::new(Message::text("hello, everyone"));
+    /// for ws in &mut members {
+    ///     ws.feed_prepared(&line).await?;
+    ///     ws.flush().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn feed_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), Error> {
+        poll_fn(|cx| self.inner.poll_ready(cx)).await?;
+        self.inner.start_send_prepared(prepared)
     }
 
     /// Sends one piece of a message sent piece by piece (RFC 6455 §5.4)

@@ -34,7 +34,7 @@ const HELLO_TWO_BLOCKS: [u8; 13] = [
     0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
 ];
 
-fn params(
+pub(super) fn params(
     server_no_context_takeover: bool,
     client_no_context_takeover: bool,
     server_max_window_bits: u8,
@@ -49,7 +49,7 @@ fn params(
 }
 
 /// A connection with permessage-deflate agreed as `params`.
-fn deflating(role: Role, config: &Config, params: DeflateParams) -> Connection {
+pub(super) fn deflating(role: Role, config: &Config, params: DeflateParams) -> Connection {
     Connection::new(role, config.clone()).with_deflate(params)
 }
 
@@ -119,13 +119,13 @@ fn deflate(data: &[u8]) -> Vec<u8> {
 }
 
 /// A peer's inflater, on flate2 directly (RFC 7692 §7.2.2).
-struct PeerInflater {
+pub(super) struct PeerInflater {
     decompress: Decompress,
     no_context_takeover: bool,
 }
 
 impl PeerInflater {
-    fn new(window_bits: u8, no_context_takeover: bool) -> PeerInflater {
+    pub(super) fn new(window_bits: u8, no_context_takeover: bool) -> PeerInflater {
         PeerInflater {
             decompress: Decompress::new_with_window_bits(false, window_bits.max(9)),
             no_context_takeover,
@@ -134,7 +134,7 @@ impl PeerInflater {
 
     /// One message's payload, inflated with the tail put back.
     #[track_caller]
-    fn message(&mut self, payload: &[u8]) -> Vec<u8> {
+    pub(super) fn message(&mut self, payload: &[u8]) -> Vec<u8> {
         let input = cat(&[payload, &TAIL]);
         let mut out = Vec::with_capacity(input.len() * 4 + 1024);
         let mut pos = 0;

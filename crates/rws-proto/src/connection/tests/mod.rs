@@ -17,6 +17,7 @@ mod direct;
 mod framing;
 mod limits;
 mod masking;
+mod prepared;
 mod props;
 mod timers;
 mod utf8;
