@@ -4,8 +4,10 @@
 //! payload copied) unless `--verify`, no allocation per message.
 //!
 //! Also `--idle N`: memory per idle connection on the server and the
-//! handshake rate reached while opening them.
+//! handshake rate reached while opening them; and `--rooms N`: the fan-out
+//! of `rws serve`'s chat rooms over one or more nodes.
 
+mod fanout;
 mod idle;
 mod load;
 mod procfs;
@@ -81,9 +83,24 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// The server's process id, to report its CPU time (load) or memory (idle).
+    /// The server's process id, to report its CPU time (load) or memory
+    /// (idle). With --rooms, may be given again (each node, Redis): their
+    /// CPU times are added.
     #[arg(long, value_name = "PID")]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
+    /// Chat fan-out instead of echo: URL is the chat base of a `rws serve`
+    /// (ws://HOST:PORT/chat); the --connections members are spread over N
+    /// rooms and over URL and every --node; the first member of each room
+    /// sends --size-byte text lines, keeping --depth in flight until every
+    /// member of the room has them. Reports lines delivered per second and
+    /// the servers' CPU per delivered line.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+        conflicts_with_all = ["idle", "messages", "verify", "binary", "text"])]
+    rooms: Option<u32>,
+    /// With --rooms: another node's chat base, whose members count with
+    /// URL's (repeat for each node).
+    #[arg(long = "node", value_name = "URL", requires = "rooms")]
+    nodes: Vec<String>,
     /// Open N connections and hold them: memory per idle connection (with
     /// --server-pid) and the handshake rate.
     #[arg(long, value_name = "N")]
@@ -163,8 +180,24 @@ fn positive_seconds(arg: &str) -> Result<f64, String> {
     })
 }
 
-/// Runs the load or idle benchmark.
+/// The CPU time of the server processes, added; `None` when none is
+/// given (or one is gone).
+fn servers_cpu(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| procfs::cpu_seconds(Some(pid))).sum()
+}
+
+/// Runs the load, idle or fan-out benchmark.
 pub(crate) async fn run(args: BenchArgs) -> Result<(), String> {
+    if let Some(rooms) = args.rooms {
+        let report = tokio::task::spawn_blocking(move || fanout(args, rooms as usize))
+            .await
+            .map_err(|e| e.to_string())??;
+        println!("{report}");
+        return Ok(());
+    }
     let mut handshake =
         ClientHandshake::new(&args.url, &[]).map_err(|e| format!("{}: {e}", args.url))?;
     if args.deflate {
@@ -192,7 +225,7 @@ pub(crate) async fn run(args: BenchArgs) -> Result<(), String> {
                 Arc::new(handshake),
                 Arc::new(request),
                 count as usize,
-                args.server_pid,
+                args.server_pid.first().copied(),
                 hold,
             )
             .await;
@@ -216,6 +249,82 @@ fn resolve(uri: &rws::http::Uri) -> Result<SocketAddr, String> {
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("{host} has no address"))
+}
+
+/// The fan-out run (`--rooms`) and its report.
+fn fanout(args: BenchArgs, rooms: usize) -> Result<String, String> {
+    let mut nodes = Vec::new();
+    for url in std::iter::once(&args.url).chain(&args.nodes) {
+        let base = url.trim_end_matches('/').to_owned();
+        if !base.starts_with("ws://") {
+            return Err(format!("{url}: --rooms takes ws:// chat bases (ws://HOST:PORT/chat)"));
+        }
+        let uri: rws::http::Uri = base.parse().map_err(|e| format!("{url}: {e}"))?;
+        nodes.push((base, resolve(&uri)?));
+    }
+    let plan = fanout::FanoutPlan {
+        nodes,
+        rooms,
+        members: args.connections as usize,
+        size: args.size,
+        depth: args.depth as usize,
+        deflate: args.deflate,
+        warmup: Duration::from_secs_f64(args.warmup),
+        duration: Duration::from_secs_f64(args.duration),
+    };
+    let mut marks = Vec::new();
+    let result = fanout::run(plan, || {
+        marks.push((procfs::cpu_seconds(None), servers_cpu(&args.server_pid)));
+    })?;
+    let cpu = |side: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| match marks.as_slice() {
+        [before, after] => side(before).zip(side(after)).map(|(a, b)| b - a),
+        _ => None,
+    };
+    let (client_cpu, server_cpu) = (cpu(|m| m.0), cpu(|m| m.1));
+    let seconds = args.duration;
+    let per_line = |cpu: Option<f64>| {
+        cpu.filter(|_| result.delivered > 0)
+            .map(|c| c * 1e6 / result.delivered as f64)
+    };
+    if args.json {
+        return Ok(json!({
+            "mode": "fanout",
+            "nodes": 1 + args.nodes.len(),
+            "rooms": rooms,
+            "members": args.connections,
+            "opened": result.opened,
+            "size": args.size,
+            "depth": args.depth,
+            "deflate_offered": args.deflate,
+            "duration_s": seconds,
+            "lines_sent": result.sent,
+            "lines_delivered": result.delivered,
+            "delivered_per_s": result.delivered as f64 / seconds,
+            "sent_per_s": result.sent as f64 / seconds,
+            "client_cpu_s": client_cpu,
+            "server_cpu_s": server_cpu,
+            "server_cpu_us_per_delivered": per_line(server_cpu),
+            "errors": errors_json(&result.errors),
+        })
+        .to_string());
+    }
+    let mut out = format!(
+        "{} members in {rooms} rooms on {} node(s), {} lines, depth {}{}\n\
+         delivered: {:.0} lines/s ({:.0} sent/s), {} members open\n",
+        args.connections,
+        1 + args.nodes.len(),
+        size_text(args.size),
+        args.depth,
+        if args.deflate { ", deflate offered" } else { "" },
+        result.delivered as f64 / seconds,
+        result.sent as f64 / seconds,
+        result.opened,
+    );
+    if let Some(us) = per_line(server_cpu) {
+        out.push_str(&format!("server CPU: {us:.2} µs per delivered line\n"));
+    }
+    out.push_str(&format!("errors: {}", errors_text(&result.errors)));
+    Ok(out)
 }
 
 /// What the load run measured, all threads together.
@@ -272,7 +381,7 @@ fn load(
     }
     let (client_before, server_before) = (
         procfs::cpu_seconds(None),
-        args.server_pid.and_then(|p| procfs::cpu_seconds(Some(p))),
+        servers_cpu(&args.server_pid),
     );
     let measured = Instant::now();
     let mut handles = handles;
@@ -292,7 +401,7 @@ fn load(
     };
     let (client_after, server_after) = (
         procfs::cpu_seconds(None),
-        args.server_pid.and_then(|p| procfs::cpu_seconds(Some(p))),
+        servers_cpu(&args.server_pid),
     );
     if show_progress {
         eprint!("\r\x1b[2K");
