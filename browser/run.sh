@@ -9,7 +9,9 @@
 # https:// and wss:// (`rws serve --tls-cert`, a certificate made by
 # interop/make-certs.sh, trusted by Chromium through its key's hash), where
 # Chromium loads the page over HTTP/2 and opens the WebSockets as HTTP/2
-# streams (RFC 8441), as the server's log shows.
+# streams (RFC 8441), as the server's log shows; then two `rws serve
+# --redis` nodes on a redis-server (browser/nodes.test.mjs: a page on each
+# node, one room, through a Redis restart).
 #
 # Installs chromium with apt-get if /usr/bin/chromium is missing, and
 # playwright-core with `npm ci` (never a browser download of Playwright's
@@ -109,4 +111,46 @@ if [ "$H2" -lt 3 ] || [ "$H1" != 0 ]; then
   exit 1
 fi
 echo "browser: Chromium's $H2 chat WebSockets over https:// came as HTTP/2 streams (RFC 8441):"
-grep -m1 'connected on chat.*http="HTTP/2"' "$LOG" | sed -E 's/^[^ ]+ +//'  
+grep -m1 'connected on chat.*http="HTTP/2"' "$LOG" | sed -E 's/^[^ ]+ +//'
+
+# Two nodes on one Redis (`rws serve --redis`): a page on each, in one
+# room, see each other's lines; through a Redis restart both pages are told
+# the link is lost and back, keep their connections, and chat again.
+scale-out/install-redis.sh
+kill "$SERVER" 2>/dev/null || true
+wait "$SERVER" 2>/dev/null || true
+SERVER=
+RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+REDIS_CMD="redis-server --port $RPORT --bind 127.0.0.1 --save '' --appendonly no --loglevel warning"
+sh -c "exec $REDIS_CMD" >/dev/null &
+REDIS=$!
+NODES=()
+stop_nodes() {
+  for pid in "${NODES[@]}" "$REDIS"; do kill "$pid" 2>/dev/null || true; done
+  redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1 || true
+}
+trap 'stop_nodes; finish' EXIT
+ADDRS=()
+for node in 1 2; do
+  NODE_LOG=$LOG.node$node
+  timeout 300 target/debug/rws serve --listen 127.0.0.1:0 --redis "redis://127.0.0.1:$RPORT" \
+    2>"$NODE_LOG" &
+  NODES+=("$!")
+  NODE_ADDR=
+  for _ in $(seq 100); do
+    if grep -q 'rooms shared through Redis' "$NODE_LOG"; then
+      NODE_ADDR=$(grep -m1 -oE 'listening on ws://[^/ ]+/echo' "$NODE_LOG" | sed -E 's#.*ws://([^/]+)/echo#\1#')
+      break
+    fi
+    sleep 0.1
+  done
+  if [ -z "$NODE_ADDR" ]; then
+    echo "browser: rws serve --redis (node $node) did not link to Redis within 10 s:" >&2
+    cat "$NODE_LOG" >&2
+    exit 1
+  fi
+  ADDRS+=("$NODE_ADDR")
+done
+REDIS_STOP="redis-cli -p $RPORT shutdown nosave" REDIS_START="$REDIS_CMD" \
+  timeout 120 node browser/nodes.test.mjs "${ADDRS[@]}"
+rm -f "$LOG".node1 "$LOG".node2

@@ -179,10 +179,14 @@ where
 async fn three_nodes_share_a_room_every_line_once_and_in_order() {
     bounded(async {
         let redis = Redis::start().await;
+        // Each member's queue holds every line of the test (3 × LINES), so
+        // that no member is dropped for not keeping up, however slowly
+        // this process reads on a loaded machine.
+        let queue = ["--chat-queue", "1024"];
         let nodes = [
-            Node::start(&redis, &[]).await,
-            Node::start(&redis, &[]).await,
-            Node::start(&redis, &[]).await,
+            Node::start(&redis, &queue).await,
+            Node::start(&redis, &queue).await,
+            Node::start(&redis, &queue).await,
         ];
         let mut members = Vec::new();
         for (i, node) in nodes.iter().enumerate() {

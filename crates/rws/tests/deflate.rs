@@ -241,8 +241,10 @@ async fn rfc7692_a_prepared_broadcast_reaches_every_client_whole() {
                 .await,
             );
         }
-        let lines: Vec<rws::PreparedMessage> =
-            messages().into_iter().map(rws::PreparedMessage::new).collect();
+        let lines: Vec<rws::PreparedMessage> = messages()
+            .into_iter()
+            .map(rws::PreparedMessage::new)
+            .collect();
         for (i, (mut client, mut server)) in pairs.into_iter().enumerate() {
             if i % 2 == 0 {
                 for line in &lines {

@@ -117,7 +117,8 @@ pub(super) fn run(plan: FanoutPlan, mut measure: impl FnMut()) -> Result<FanoutR
         for i in 0..plan.members {
             let (base, addr) = &plan.nodes[(i / plan.rooms) % plan.nodes.len()];
             let url = format!("{base}/fanout-{run_id}-{}", i % plan.rooms);
-            let mut handshake = ClientHandshake::new(&url, &[]).map_err(|e| format!("{url}: {e}"))?;
+            let mut handshake =
+                ClientHandshake::new(&url, &[]).map_err(|e| format!("{url}: {e}"))?;
             if plan.deflate {
                 handshake = handshake.deflate(&wire::deflate_offer());
             }
@@ -317,6 +318,9 @@ mod tests {
             assert_eq!(lines, 3, "cut {cut}");
         }
         let mut counter = FrameCounter::default();
-        assert_eq!(counter.feed(&frame(true, OpCode::Close, &[3, 232])), (0, true));
+        assert_eq!(
+            counter.feed(&frame(true, OpCode::Close, &[3, 232])),
+            (0, true)
+        );
     }
 }

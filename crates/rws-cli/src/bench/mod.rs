@@ -257,7 +257,9 @@ fn fanout(args: BenchArgs, rooms: usize) -> Result<String, String> {
     for url in std::iter::once(&args.url).chain(&args.nodes) {
         let base = url.trim_end_matches('/').to_owned();
         if !base.starts_with("ws://") {
-            return Err(format!("{url}: --rooms takes ws:// chat bases (ws://HOST:PORT/chat)"));
+            return Err(format!(
+                "{url}: --rooms takes ws:// chat bases (ws://HOST:PORT/chat)"
+            ));
         }
         let uri: rws::http::Uri = base.parse().map_err(|e| format!("{url}: {e}"))?;
         nodes.push((base, resolve(&uri)?));
@@ -315,7 +317,11 @@ fn fanout(args: BenchArgs, rooms: usize) -> Result<String, String> {
         1 + args.nodes.len(),
         size_text(args.size),
         args.depth,
-        if args.deflate { ", deflate offered" } else { "" },
+        if args.deflate {
+            ", deflate offered"
+        } else {
+            ""
+        },
         result.delivered as f64 / seconds,
         result.sent as f64 / seconds,
         result.opened,
@@ -379,10 +385,7 @@ fn load(
     if plan.count.is_none() {
         watch(plan.warmup, "warmup", show_progress, &progress);
     }
-    let (client_before, server_before) = (
-        procfs::cpu_seconds(None),
-        servers_cpu(&args.server_pid),
-    );
+    let (client_before, server_before) = (procfs::cpu_seconds(None), servers_cpu(&args.server_pid));
     let measured = Instant::now();
     let mut handles = handles;
     let mut results = Vec::with_capacity(threads);
@@ -399,10 +402,7 @@ fn load(
         None => args.duration,
         Some(_) => measured.elapsed().as_secs_f64(),
     };
-    let (client_after, server_after) = (
-        procfs::cpu_seconds(None),
-        servers_cpu(&args.server_pid),
-    );
+    let (client_after, server_after) = (procfs::cpu_seconds(None), servers_cpu(&args.server_pid));
     if show_progress {
         eprint!("\r\x1b[2K");
     }

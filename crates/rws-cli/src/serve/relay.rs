@@ -261,13 +261,17 @@ pub(crate) async fn run(link: Link, rooms: Weak<Rooms>) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         if !up {
-            match redis::cmd("PING").query_async::<()>(&mut redis).await {
+            // A new connection: no subscription survives. Members are told
+            // the link is back once the node follows its rooms again.
+            subscribed.clear();
+            let ready = match redis::cmd("PING").query_async::<()>(&mut redis).await {
+                Ok(()) => resubscribe(&mut redis, &relay, &mut subscribed).await,
+                Err(e) => Err(e),
+            };
+            match ready {
                 Ok(()) => {
                     up = true;
                     backoff = MIN_BACKOFF;
-                    // A new connection: no subscription survives.
-                    subscribed.clear();
-                    relay.changed.notify_one();
                     if ever_up {
                         info!("Redis link back; lines from other nodes while it was down are lost");
                         tell_rooms(&rooms, true);

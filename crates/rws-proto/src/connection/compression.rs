@@ -135,7 +135,12 @@ impl Compression {
 /// it, so it may go out as it is), `None` when no compressor can have that
 /// window. The compressor (hundreds of KiB) comes from this thread's spares
 /// and goes back there reset, rather than kept idle by a connection.
-pub(crate) fn compress_alone(level: u32, bits: u8, payload: &[u8], out: &mut Vec<u8>) -> Option<bool> {
+pub(crate) fn compress_alone(
+    level: u32,
+    bits: u8,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<bool> {
     let mut deflater = take_deflater(level, bits).or_else(|| Deflater::new(level, bits, false))?;
     let start = out.len();
     let mut compressed = deflater.compress(payload, out);

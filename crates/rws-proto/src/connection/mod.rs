@@ -28,8 +28,8 @@ use crate::message::{Message, MessageKind, Utf8Bytes};
 use self::compression::Compression;
 use self::lifecycle::Lifecycle;
 pub use self::lifecycle::TransportAction;
-pub use self::prepared::PreparedMessage;
 use self::output::Output;
+pub use self::prepared::PreparedMessage;
 use self::read::Reader;
 use self::write::MaskSource;
 

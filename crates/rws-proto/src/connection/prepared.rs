@@ -82,7 +82,9 @@ impl PreparedMessage {
     /// compressed on the first call for these settings only: `None` when
     /// it goes out uncompressed.
     pub(super) fn compressed(&self, settings: Settings) -> Option<Bytes> {
-        let (first, compressed) = self.first.get_or_init(|| (settings, self.compress(settings)));
+        let (first, compressed) = self
+            .first
+            .get_or_init(|| (settings, self.compress(settings)));
         if *first == settings {
             return compressed.clone();
         }

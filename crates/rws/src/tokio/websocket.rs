@@ -8,7 +8,9 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use rws_proto::deflate::DeflateParams;
-use rws_proto::{CloseCode, CloseFrame, Event, Message, MessageKind, PreparedMessage, Role, Utf8Bytes};
+use rws_proto::{
+    CloseCode, CloseFrame, Event, Message, MessageKind, PreparedMessage, Role, Utf8Bytes,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::inner::Inner;

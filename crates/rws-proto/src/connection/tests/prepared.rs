@@ -149,7 +149,9 @@ fn rfc7692_6_without_deflate_or_under_the_threshold_it_goes_as_it_is() {
 fn rfc6455_5_4_a_prepared_message_waits_for_a_fragmented_one_to_end() {
     let prepared = PreparedMessage::new(line());
     let mut server = deflating(Role::Server, &config(), params(true, false, 15, 15));
-    server.send_fragment(MessageKind::Text, b"a", false).unwrap();
+    server
+        .send_fragment(MessageKind::Text, b"a", false)
+        .unwrap();
     assert_eq!(
         server.send_prepared(&prepared),
         Err(SendError::FragmentOrder)
