@@ -274,15 +274,18 @@ fn fanout(args: BenchArgs, rooms: usize) -> Result<String, String> {
         warmup: Duration::from_secs_f64(args.warmup),
         duration: Duration::from_secs_f64(args.duration),
     };
-    let mut marks = Vec::new();
+    // The CPU times of this process and of the servers, at the start and
+    // the end of the measured window.
+    let (mut client, mut server) = (Vec::new(), Vec::new());
     let result = fanout::run(plan, || {
-        marks.push((procfs::cpu_seconds(None), servers_cpu(&args.server_pid)));
+        client.push(procfs::cpu_seconds(None));
+        server.push(servers_cpu(&args.server_pid));
     })?;
-    let cpu = |side: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| match marks.as_slice() {
-        [before, after] => side(before).zip(side(after)).map(|(a, b)| b - a),
+    let spent = |marks: &[Option<f64>]| match marks {
+        [Some(before), Some(after)] => Some(after - before),
         _ => None,
     };
-    let (client_cpu, server_cpu) = (cpu(|m| m.0), cpu(|m| m.1));
+    let (client_cpu, server_cpu) = (spent(&client), spent(&server));
     let seconds = args.duration;
     let per_line = |cpu: Option<f64>| {
         cpu.filter(|_| result.delivered > 0)
