@@ -11,7 +11,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::serve_with_log;
+use common::{serve_with_log, TestCerts};
 use rws::{CloseCode, Message, WebSocket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -27,23 +27,51 @@ async fn bounded<T>(test: impl std::future::Future<Output = T>) -> T {
 /// A `redis-server` on a loopback port, killed when dropped.
 struct Redis {
     port: u16,
+    /// With TLS: the port of its TLS listener (besides the plain one the
+    /// tests use to look at it), and its certificates.
+    tls: Option<(u16, TestCerts)>,
     child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("addr").port()
 }
 
 impl Redis {
     async fn start() -> Redis {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-            listener.local_addr().expect("addr").port()
+        let mut redis = Redis {
+            port: free_port(),
+            tls: None,
+            child: None,
         };
-        let mut redis = Redis { port, child: None };
         redis.run().await;
         redis
     }
 
-    /// Starts the server on its port and waits until it answers.
+    /// A Redis that also listens with TLS, with a certificate for
+    /// localhost signed by a CA made now.
+    async fn start_tls() -> Redis {
+        let certs = TestCerts::new(&format!("redis-{}", free_port()));
+        let mut redis = Redis {
+            port: free_port(),
+            tls: Some((free_port(), certs)),
+            child: None,
+        };
+        redis.run().await;
+        redis
+    }
+
+    /// Starts the server on its port(s) and waits until it answers.
     async fn run(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some((port, certs)) = &self.tls {
+            command
+                .args(["--tls-port", &port.to_string()])
+                .args(["--tls-cert-file", &certs.cert, "--tls-key-file", &certs.key])
+                .args(["--tls-ca-cert-file", &certs.ca, "--tls-auth-clients", "no"]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -68,8 +96,12 @@ impl Redis {
         }
     }
 
+    /// The URL nodes are given: rediss:// to localhost when it has TLS.
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.tls {
+            Some((port, _)) => format!("rediss://localhost:{port}"),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Sends one inline command and returns the reply's bytes, flattened
@@ -116,6 +148,9 @@ impl Node {
     async fn start(redis: &Redis, args: &[&str]) -> Node {
         let url = redis.url();
         let mut all = vec!["--redis", url.as_str()];
+        if let Some((_, certs)) = &redis.tls {
+            all.extend(["--redis-cacert", certs.ca.as_str()]);
+        }
         all.extend_from_slice(args);
         let (child, addr, mut log) = serve_with_log(&all).await;
         wait_for_line(&mut log, "rooms shared through Redis").await;
@@ -450,4 +485,27 @@ fn find_close(bytes: &[u8]) -> Option<usize> {
         at += header + len;
     }
     None
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server: scale-out/run.sh runs these"]
+async fn nodes_share_rooms_over_rediss_and_check_its_certificate() {
+    bounded(async {
+        let redis = Redis::start_tls().await;
+        let one = Node::start(&redis, &[]).await;
+        let two = Node::start(&redis, &[]).await;
+        let mut ann = one.join("tls", "ann").await;
+        let mut bob = two.join("tls", "bob").await;
+        redis.wait_for_subscribers("tls", 2).await;
+        ann.send(Message::text("over TLS")).await.expect("send");
+        assert_eq!(next_line(&mut bob).await, "over TLS");
+
+        // Without the CA, the system's roots do not know Redis's
+        // certificate: the node stays on its own and says why.
+        let url = redis.url();
+        let (_child, _, mut log) = serve_with_log(&["--redis", &url]).await;
+        let line = wait_for_line(&mut log, "Redis unreachable").await;
+        assert!(line.to_lowercase().contains("certificate"), "{line}");
+    })
+    .await;
 }

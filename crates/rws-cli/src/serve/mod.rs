@@ -77,12 +77,18 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub(crate) threads: Option<NonZeroUsize>,
     /// Share the chat rooms with every `rws serve` on this Redis
-    /// (redis://HOST:PORT[/DB]), through pub/sub: a member's lines reach
-    /// the members of its room on every node. Losing Redis closes no
-    /// connection: rooms go on locally and the link is tried again.
+    /// (redis://HOST:PORT[/DB], or rediss:// for TLS), through pub/sub: a
+    /// member's lines reach the members of its room on every node. Losing
+    /// Redis closes no connection: rooms go on locally and the link is
+    /// tried again.
     #[cfg(feature = "redis")]
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
+    /// With a rediss:// --redis: trust the CA certificates of this PEM file
+    /// for Redis's certificate, instead of the system's.
+    #[cfg(feature = "redis")]
+    #[arg(long, value_name = "FILE", requires = "redis")]
+    redis_cacert: Option<std::path::PathBuf>,
 }
 
 /// What every connection task shares.
@@ -181,7 +187,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
 fn chat_rooms(args: &ServeArgs) -> Result<Arc<chat::Rooms>, String> {
     #[cfg(feature = "redis")]
     if let Some(url) = &args.redis {
-        let (relay, link) = relay::Relay::new(url)?;
+        let (relay, link) = relay::Relay::new(url, args.redis_cacert.as_deref())?;
         info!(
             node = relay.node(),
             "chat rooms shared with the other nodes on {url}"

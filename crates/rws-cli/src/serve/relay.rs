@@ -1,5 +1,5 @@
 //! Chat rooms shared by several `rws serve` nodes through Redis pub/sub
-//! (`rws serve --redis redis://HOST:PORT[/DB]`).
+//! (`rws serve --redis redis://HOST:PORT[/DB]`, or `rediss://` for TLS).
 //!
 //! Each node delivers its own members' lines to its local members at once
 //! (Redis or not), and publishes them on the room's channel,
@@ -36,6 +36,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -109,11 +110,19 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     /// The relay of a node joined through the Redis at `url`
-    /// (`redis://HOST:PORT[/DB]`, with a user and password if needed);
+    /// (`redis://HOST:PORT[/DB]`, with a user and password if needed, or
+    /// `rediss://` for TLS, whose server certificate is checked against the
+    /// system's roots, or against `cacert`, a PEM file, when given);
     /// nothing is connected until [`run`].
-    pub(crate) fn new(url: &str) -> Result<(Arc<Relay>, Link), String> {
-        if !url.starts_with("redis://") {
-            return Err(format!("--redis {url}: expected redis://HOST:PORT[/DB]"));
+    pub(crate) fn new(url: &str, cacert: Option<&Path>) -> Result<(Arc<Relay>, Link), String> {
+        let tls = url.starts_with("rediss://");
+        if !tls && !url.starts_with("redis://") {
+            return Err(format!(
+                "--redis {url}: expected redis://HOST:PORT[/DB] or rediss://"
+            ));
+        }
+        if cacert.is_some() && !tls {
+            return Err("--redis-cacert is for rediss:// URLs".to_owned());
         }
         let info = redis::IntoConnectionInfo::into_connection_info(url)
             .map_err(|e| format!("--redis {url}: {e}"))?;
@@ -124,7 +133,19 @@ impl Relay {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let info = info.set_redis_settings(settings);
-        let client = redis::Client::open(info).map_err(|e| format!("--redis {url}: {e}"))?;
+        let client = match cacert {
+            Some(path) => {
+                let root_cert = std::fs::read(path)
+                    .map_err(|e| format!("--redis-cacert {}: {e}", path.display()))?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(root_cert),
+                };
+                redis::Client::build_with_tls(info, certificates)
+            }
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| format!("--redis {url}: {e}"))?;
         let (sender, outbox) = mpsc::channel(OUTBOX);
         let relay = Arc::new(Relay {
             node: node_id(),
@@ -397,15 +418,23 @@ mod tests {
     use super::*;
 
     fn relay() -> Arc<Relay> {
-        Relay::new("redis://127.0.0.1:1/").unwrap().0
+        Relay::new("redis://127.0.0.1:1/", None).unwrap().0
     }
 
     #[test]
     fn only_redis_urls_are_taken() {
-        assert!(Relay::new("redis://127.0.0.1:6379/2").is_ok());
-        assert!(Relay::new("redis://127.0.0.1:6379").is_ok());
-        assert!(Relay::new("http://127.0.0.1:6379").is_err());
-        assert!(Relay::new("redis://").is_err());
+        assert!(Relay::new("redis://127.0.0.1:6379/2", None).is_ok());
+        assert!(Relay::new("redis://127.0.0.1:6379", None).is_ok());
+        assert!(Relay::new("rediss://localhost:6380", None).is_ok());
+        assert!(Relay::new("http://127.0.0.1:6379", None).is_err());
+        assert!(Relay::new("redis://", None).is_err());
+        // A CA file for a URL without TLS, and a CA file that is not there.
+        let ca = Path::new("/nonexistent/ca.pem");
+        assert!(Relay::new("redis://127.0.0.1:6379", Some(ca)).is_err());
+        let Err(missing) = Relay::new("rediss://localhost:6380", Some(ca)) else {
+            panic!("a missing CA file was taken");
+        };
+        assert!(missing.contains("--redis-cacert"), "{missing}");
     }
 
     #[test]
@@ -439,7 +468,7 @@ mod tests {
 
     #[test]
     fn published_lines_carry_the_node_id() {
-        let (relay, mut link) = Relay::new("redis://127.0.0.1:1/").unwrap();
+        let (relay, mut link) = Relay::new("redis://127.0.0.1:1/", None).unwrap();
         relay.publish("rust", "hello");
         let line = link.outbox.try_recv().unwrap();
         assert_eq!(line.channel, "rws:chat:rust");
