@@ -29,10 +29,8 @@ type Settings = (u32, u8);
 /// use rws_proto::deflate::{DeflateConfig, DeflateParams};
 /// use rws_proto::{Config, Connection, Event, Message, PreparedMessage, Role};
 ///
-/// let params = DeflateParams {
-///     server_no_context_takeover: true,
-///     ..DeflateParams::default()
-/// };
+/// let mut params = DeflateParams::default();
+/// params.server_no_context_takeover = true;
 /// let config = Config::default().deflate(Some(DeflateConfig::default()));
 /// let mut servers: Vec<Connection> = (0..3)
 ///     .map(|_| Connection::new(Role::Server, config.clone()).with_deflate(params.clone()))
