@@ -5,13 +5,25 @@
 
 Each case's `behavior` and `behaviorClose` must equal the expected ones.
 Independently of the expected file, any FAILED case, any UNIMPLEMENTED case
-in groups 1-10 and any FAILED/UNCLEAN close fails. --update rewrites
-EXPECTED.json from the report (after a deliberate change; review the diff).
-Exit 0 when everything matches, 1 otherwise. Python 3 stdlib only.
+in groups 1-10 and any FAILED/UNCLEAN close fails; and outside --update,
+so does any case whose behavior or close behavior is not OK or
+INFORMATIONAL (NON-STRICT, UNIMPLEMENTED...) unless ALLOWED below names it
+with a reason, so that an expected file cannot quietly accept a weaker
+result. --update rewrites EXPECTED.json from the report (after a
+deliberate change; review the diff). Exit 0 when everything matches, 1
+otherwise. Python 3 stdlib only.
 """
 import json
 import sys
 from pathlib import Path
+
+
+# Cases allowed a result other than OK or INFORMATIONAL, with the reason.
+# Empty: every case of every run is OK or INFORMATIONAL.
+ALLOWED = {}
+
+# Results that need no allowance.
+PASSING = ("OK", "INFORMATIONAL")
 
 
 def case_key(case_id):
@@ -46,6 +58,12 @@ def main():
             problems.append(f"{case}: UNIMPLEMENTED in group {group}")
         if r["behaviorClose"] in ("FAILED", "UNCLEAN"):
             problems.append(f"{case}: close {r['behaviorClose']}")
+        weaker = r["behavior"] not in PASSING or r["behaviorClose"] not in PASSING
+        if weaker and not update and case not in ALLOWED:
+            problems.append(
+                f"{case}: {r['behavior']} (close {r['behaviorClose']}), not OK or INFORMATIONAL,"
+                " and not in compare.py's ALLOWED"
+            )
     if update:
         ordered = {c: actual[c] for c in sorted(actual, key=case_key)}
         Path(expected_path).write_text(json.dumps(ordered, indent=1) + "\n")

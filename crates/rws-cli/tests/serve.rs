@@ -366,7 +366,22 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
         // The fast client keeps at most 2 of its messages in flight, so its
         // own queue (4) never fills: it keeps up.
         let (credit, mut credits) = mpsc::channel::<()>(2);
+        // Told when the room announces the slow member gone, that is when
+        // it is kicked: the slow member then starts reading, while the
+        // server still tries to send it the close frame.
+        let (kicked, was_kicked) = tokio::sync::oneshot::channel::<()>();
+        let slow_reader = tokio::spawn(async move {
+            let _ = was_kicked.await;
+            let mut rest = Vec::new();
+            tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut rest))
+                .await
+                .expect("the server ends the slow member's connection")
+                .expect("read");
+            rest
+        });
         let reader = tokio::spawn(async move {
+            let mut kicked = Some(kicked);
+            let left = serde_json::json!({"type": "left", "name": "slow", "count": 1});
             let mut seen = 0usize;
             let mut events = Vec::new();
             while seen < COUNT {
@@ -379,9 +394,12 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
                         let _ = credit.try_send(());
                     }
                     Message::Binary(event) => {
-                        events.push(
-                            serde_json::from_slice::<serde_json::Value>(&event).expect("JSON"),
-                        );
+                        let event: serde_json::Value =
+                            serde_json::from_slice(&event).expect("JSON");
+                        if event == left {
+                            kicked.take().map(|kicked| kicked.send(()));
+                        }
+                        events.push(event);
                     }
                 }
             }
@@ -399,10 +417,15 @@ async fn chat_disconnects_a_client_that_cannot_keep_up() {
         loop {
             let line = log.recv().await.expect("the server's log");
             if line.contains("cannot keep up") {
-                assert!(line.contains("1008"), "{line}");
                 break;
             }
         }
+        // The slow member, reading once kicked, finds after the lines it
+        // had not read the close frame with 1008 (RFC 6455 §7.4.1: "a
+        // message that violates its policy"), then the end of the stream.
+        let rest = slow_reader.await.expect("the slow member's reader");
+        let close = server_close_frame(&rest).expect("a close frame after the lines");
+        assert_eq!(&close[..2], &1008u16.to_be_bytes(), "{close:?}");
         // The room tells the others that the slow member left, as soon as
         // it is kicked.
         let gone = serde_json::json!({"type": "left", "name": "slow", "count": 1});
@@ -633,6 +656,56 @@ async fn serve_ping_timeout_0_pings_but_never_fails_the_connection() {
         assert!(frames.len() >= 3 * 6, "at least 3 pings: {frames:?}");
         for ping in frames.chunks(6) {
             assert_eq!(ping[..2], [0x89, 0x04], "only pings: {frames:?}");
+        }
+    })
+    .await;
+}
+
+/// The payload of the first close frame in what a client read from the
+/// server (unmasked frames, walked header by header), if there is one.
+fn server_close_frame(mut bytes: &[u8]) -> Option<Vec<u8>> {
+    while bytes.len() >= 2 {
+        let (len, header) = match bytes[1] & 0x7f {
+            126 => (
+                usize::from(u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?])),
+                4,
+            ),
+            127 => (
+                usize::try_from(u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)).ok()?,
+                10,
+            ),
+            n => (usize::from(n), 2),
+        };
+        let frame = bytes.get(header..header + len)?;
+        if bytes[0] & 0x0f == 0x8 {
+            return Some(frame.to_vec());
+        }
+        bytes = &bytes[header + len..];
+    }
+    None
+}
+
+/// `--no-deflate` declines permessage-deflate (RFC 7692 §5: the server
+/// answers without the extension), which is otherwise accepted.
+#[tokio::test]
+async fn serve_no_deflate_declines_permessage_deflate() {
+    bounded(async {
+        let offer =
+            rws::WebSocketConfig::default().deflate(Some(rws::deflate::DeflateConfig::default()));
+        for (args, agreed) in [(&[][..], true), (&["--no-deflate"][..], false)] {
+            let (_child, addr) = serve(args).await;
+            let (mut ws, response) = rws::ClientBuilder::new(format!("ws://{addr}/echo"))
+                .config(offer.clone())
+                .connect()
+                .await
+                .expect("connect");
+            let header = response.headers().get("sec-websocket-extensions");
+            assert_eq!(header.is_some(), agreed, "{args:?}: {header:?}");
+            assert_eq!(ws.deflate().is_some(), agreed, "{args:?}");
+            let text = "compressible ".repeat(100);
+            ws.send(Message::text(text.clone())).await.expect("send");
+            assert_eq!(recv_text(&mut ws).await, text);
+            ws.close(CloseCode::NORMAL, "bye").await.expect("close");
         }
     })
     .await;

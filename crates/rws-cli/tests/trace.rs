@@ -244,14 +244,16 @@ async fn raw_client(addr: &str) -> TcpStream {
     tcp
 }
 
-/// Writes a script of frames, then reads until the peer closes.
-async fn play(tcp: &mut TcpStream, script: &[Vec<u8>]) {
+/// Writes a script of frames, then reads until the peer closes: returns
+/// what it read.
+async fn play(tcp: &mut TcpStream, script: &[Vec<u8>]) -> Vec<u8> {
     for frame in script {
         tcp.write_all(frame).await.expect("write");
     }
     tcp.shutdown().await.expect("shutdown");
     let mut rest = Vec::new();
     let _ = tcp.read_to_end(&mut rest).await;
+    rest
 }
 
 fn frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
@@ -304,7 +306,7 @@ async fn trace_flags_each_violation_on_its_frame() {
             )
             .await
             .expect("101");
-            play(&mut tcp, &server_script).await;
+            play(&mut tcp, &server_script).await
         };
         // The client's script.
         let client_script = vec![
@@ -317,9 +319,13 @@ async fn trace_flags_each_violation_on_its_frame() {
         ];
         let client = async {
             let mut tcp = raw_client(&trace.addr).await;
-            play(&mut tcp, &client_script).await;
+            play(&mut tcp, &client_script).await
         };
-        tokio::join!(server, client);
+        let (server_got, client_got) = tokio::join!(server, client);
+        // The tracer flags the broken frames and relays every byte as it
+        // came, both ways: it is a witness, not a filter.
+        assert_eq!(client_got, server_script.concat(), "what the client received");
+        assert_eq!(server_got, client_script.concat(), "what the server received");
         let records = trace.json_until_both_ends().await;
         let from = |side: &str| -> Vec<Vec<String>> {
             frames(&records)

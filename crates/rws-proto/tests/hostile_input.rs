@@ -119,6 +119,69 @@ proptest! {
     }
 
     #[test]
+    fn a_valid_upgrade_request_parses_whole_and_waits_when_cut(
+        path in "/[a-z0-9_-]{0,20}(/[a-z0-9_-]{1,10}){0,3}",
+        key in vec(any::<u8>(), 16),
+        extra in vec(("x-[a-z]{1,12}", "[ -~]{0,40}"), 0..6),
+        trailing in vec(any::<u8>(), 0..32),
+        cut_at in any::<prop::sample::Index>(),
+    ) {
+        // RFC 6455 §4.1: a client's opening handshake, with any extra
+        // fields, followed by whatever the client sends next.
+        let key = base64_16(&key);
+        let mut head = format!(
+            "GET {path} HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        );
+        for (name, value) in &extra {
+            head.push_str(&format!("{name}: {}\r\n", value.trim()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.clone().into_bytes();
+        bytes.extend_from_slice(&trailing);
+        let parsed = parse_request(&bytes, &HeadLimits::default());
+        let (request, used) = parsed.expect("a valid request").expect("a whole head");
+        prop_assert_eq!(used, head.len());
+        prop_assert_eq!(request.path(), path.as_str());
+        // Any cut before the end of the head: wait for more, no error.
+        let cut = cut_at.index(head.len());
+        prop_assert!(matches!(parse_request(&bytes[..cut], &HeadLimits::default()), Ok(None)));
+    }
+
+    #[test]
+    fn a_valid_101_parses_whole_waits_when_cut_and_fails_cut_at_eof(
+        extra in vec(("x-[a-z]{1,12}", "[ -~]{0,40}"), 0..6),
+        trailing in vec(any::<u8>(), 0..32),
+        cut_at in any::<prop::sample::Index>(),
+    ) {
+        // RFC 6455 §4.2.2: the server's 101 with the accept value of the
+        // client's key, extra fields, then the first frames.
+        let handshake = ClientHandshake::new("ws://127.0.0.1/", &[]).unwrap();
+        let key = handshake.request().headers()["sec-websocket-key"].as_bytes().to_vec();
+        let mut head = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {}\r\n",
+            rws_proto::handshake::accept_key(&key)
+        );
+        for (name, value) in &extra {
+            head.push_str(&format!("{name}: {}\r\n", value.trim()));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.clone().into_bytes();
+        bytes.extend_from_slice(&trailing);
+        let (response, used) = handshake
+            .handle_response(&bytes, false)
+            .expect("a valid 101")
+            .expect("a whole head");
+        prop_assert_eq!(response.status().as_u16(), 101);
+        prop_assert_eq!(used, head.len());
+        let cut = cut_at.index(head.len());
+        prop_assert!(matches!(handshake.handle_response(&bytes[..cut], false), Ok(None)));
+        // The stream ended inside the head: an error, not a wait.
+        prop_assert!(handshake.handle_response(&bytes[..cut], true).is_err());
+    }
+
+    #[test]
     fn arbitrary_response_heads_never_panic(bytes in vec(any::<u8>(), 0..512), eof in any::<bool>()) {
         let handshake = ClientHandshake::new("ws://127.0.0.1/", &[]).unwrap();
         let _ = handshake.handle_response(&bytes, eof);
@@ -143,4 +206,23 @@ fn a_huge_announced_length_allocates_nothing_up_front() {
     // were taken without reserving room for the announced length.
     assert!(events.is_empty());
     assert_eq!(conn.state(), State::Open);
+}
+
+/// 16 bytes in base64 (RFC 4648 §4, with padding): a `Sec-WebSocket-Key`.
+fn base64_16(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
 }

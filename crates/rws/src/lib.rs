@@ -114,6 +114,13 @@ pub use proxy::{Proxy, ProxyError};
 /// state machine, frames, the handshake's parts, for those who drive the
 /// protocol themselves (the crate root has what a program needs).
 pub use rws_proto as proto;
+
+/// The Rust examples of the README, compiled by `cargo test` as doctests
+/// (those marked `no_run` are compiled, not run), so that they cannot fall
+/// behind the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExamples;
 pub use rws_proto::handshake::{Accept, HeadLimits, Rejection, UpgradeRequest};
 pub use rws_proto::{bytes, deflate, http};
 pub use rws_proto::{

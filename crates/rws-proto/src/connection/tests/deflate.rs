@@ -1310,6 +1310,87 @@ fn rfc7692_7_1_2_2_an_8_bit_window_is_sent_uncompressed_and_accepted() {
     }
 }
 
+/// Text whose repeats lie about `distance` bytes apart (and so within a
+/// window of `distance` or more, beyond a smaller one): blocks of random
+/// letters, each repeated once `distance` bytes later.
+fn repeats_at(distance: usize, len: usize) -> String {
+    let mut x = distance as u32 ^ 0x9e37_79b9;
+    let mut block = || {
+        (0..distance)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect::<String>()
+    };
+    let mut out = String::new();
+    while out.len() < len {
+        let b = block();
+        out.push_str(&b);
+        out.push_str(&b);
+    }
+    out
+}
+
+#[test]
+fn rfc7692_7_1_2_a_sender_keeps_to_each_small_window_agreed() {
+    // For each window of 9 to 14 bits, the server's compressed messages
+    // (with context takeover: later ones refer to earlier ones) are the
+    // bytes a compressor made here with exactly that window produces, and
+    // inflate with that window. (zlib's inflater also reads back through
+    // the output of the call, so inflating alone would not catch a larger
+    // window; the compressor's output, deterministic for a level and a
+    // window, does.) The repeats lie just inside the window, and far
+    // outside it.
+    let level = DeflateConfig::default().level;
+    for bits in 9..=14u8 {
+        let window = 1usize << bits;
+        let mut server = deflating(Role::Server, &defaults(), params(false, false, bits, 15));
+        let mut peer = PeerDeflater::new(level, bits, false);
+        let mut inflater = PeerInflater::new(bits, false);
+        for distance in [window - 300, window * 3] {
+            let message = Message::text(repeats_at(distance, 40_000));
+            server.send(message.clone()).unwrap();
+            let frames = split_frames(&output(&mut server));
+            assert_eq!(frames.len(), 1);
+            assert!(frames[0].0.rsv1, "{bits} bits: sent compressed");
+            let expected = peer.message(message.as_payload());
+            assert!(
+                frames[0].1 == expected,
+                "{bits} bits: not what a {bits}-bit compressor makes"
+            );
+            assert_eq!(
+                inflater.message(&frames[0].1),
+                message.as_payload(),
+                "{bits} bits"
+            );
+        }
+    }
+}
+
+#[test]
+fn rfc7692_7_1_2_2_an_8_bit_window_inflates_what_zlib_sends_for_it() {
+    // zlib compresses with a 9-bit window when asked for 8 (it has no
+    // 256-byte window): a peer that agreed to 8 sends such data, with
+    // references up to 512 bytes back, which rws must inflate.
+    for receiver in ROLES {
+        let p = match receiver {
+            Role::Client => params(false, false, 8, 15),
+            Role::Server => params(false, false, 15, 8),
+        };
+        let mut conn = deflating(receiver, &defaults(), p);
+        let mut peer = PeerDeflater::new(6, 9, false);
+        for distance in [200, 500] {
+            let line = repeats_at(distance, 20_000);
+            let compressed = peer.message(line.as_bytes());
+            conn.handle_input(&compressed_to(receiver, true, TEXT, &compressed));
+            assert_eq!(events(&mut conn), [text(&line)], "{receiver:?}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Config::stream_fragments with compression
 // ---------------------------------------------------------------------------

@@ -126,3 +126,34 @@ fn rfc6455_5_3_client_output_is_masked() {
     keys.dedup();
     assert!(keys.len() > 1, "the masking key never changes");
 }
+
+#[test]
+fn rfc6455_5_3_a_client_masks_every_frame_of_a_connection_with_a_new_key() {
+    // §5.3: "The masking key MUST be derived [...] from a strong source of
+    // entropy, and the masking key for a given frame MUST NOT make it
+    // simple for a server or proxy to predict the masking key for a
+    // subsequent frame." One connection, 200 frames of every kind: 200
+    // keys, none used twice (32 random bits each: a repeat among 200 has a
+    // chance of about 5 in a million).
+    let mut client = Connection::new(Role::Client, defaults());
+    for i in 0..40u8 {
+        client.send(Message::binary(vec![0u8; 4])).unwrap();
+        client.send(Message::text("abcd")).unwrap();
+        client.send_ping(&[i]).unwrap();
+        client
+            .send_fragment(MessageKind::Binary, &[i], false)
+            .unwrap();
+        client
+            .send_fragment(MessageKind::Binary, &[i], true)
+            .unwrap();
+    }
+    let frames = split_frames(&output(&mut client));
+    assert_eq!(frames.len(), 200);
+    let mut keys: Vec<[u8; 4]> = frames
+        .iter()
+        .map(|(header, _)| header.mask.expect("every client frame is masked"))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 200, "a masking key was used for two frames");
+}

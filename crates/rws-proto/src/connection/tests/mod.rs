@@ -261,10 +261,70 @@ fn closed(code: u16, reason: &str, initiator: Initiator) -> Event {
     })
 }
 
+/// The close code a connection that failed with `error` must send, as
+/// RFC 6455 §7.4.1 and RFC 7692 name it, written here as a literal and not
+/// taken from `ProtocolError::close_code` (the code under test):
+/// 1002 for a broken protocol rule, 1007 for data inconsistent with its
+/// message, 1009 for a message too big to process, 1011 for a condition
+/// that prevented the endpoint from going on.
+fn rfc_close_code(error: &ProtocolError) -> u16 {
+    match error {
+        // §5.1, §5.2, §5.4, §5.5, §5.5.1, §7.4: "protocol error".
+        ProtocolError::UnmaskedFrame
+        | ProtocolError::MaskedFrame
+        | ProtocolError::ReservedBits
+        | ProtocolError::ReservedOpCode(_)
+        | ProtocolError::InvalidPayloadLength
+        | ProtocolError::FragmentedControlFrame
+        | ProtocolError::ControlFrameTooLong(_)
+        | ProtocolError::UnexpectedContinuation
+        | ProtocolError::ExpectedContinuation
+        | ProtocolError::InvalidCloseLength
+        | ProtocolError::InvalidCloseCode(_) => 1002,
+        // §8.1, §5.5.1, and RFC 7692's compressed payload: "data within a
+        // message that was not consistent with the type of the message".
+        ProtocolError::InvalidUtf8
+        | ProtocolError::InvalidCloseReason
+        | ProtocolError::InvalidCompressedData => 1007,
+        // "a message that is too big for it to process".
+        ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => 1009,
+        // "an unexpected condition that prevented it from fulfilling the
+        // request" (what Python's websockets sends on a keepalive timeout).
+        ProtocolError::KeepaliveTimeout => 1011,
+    }
+}
+
+#[test]
+fn rfc6455_7_4_1_every_protocol_error_maps_to_the_rfcs_close_code() {
+    let every = [
+        (ProtocolError::UnmaskedFrame, 1002),
+        (ProtocolError::MaskedFrame, 1002),
+        (ProtocolError::ReservedBits, 1002),
+        (ProtocolError::ReservedOpCode(3), 1002),
+        (ProtocolError::InvalidPayloadLength, 1002),
+        (ProtocolError::FragmentedControlFrame, 1002),
+        (ProtocolError::ControlFrameTooLong(126), 1002),
+        (ProtocolError::UnexpectedContinuation, 1002),
+        (ProtocolError::ExpectedContinuation, 1002),
+        (ProtocolError::InvalidUtf8, 1007),
+        (ProtocolError::InvalidCloseLength, 1002),
+        (ProtocolError::InvalidCloseCode(1005), 1002),
+        (ProtocolError::InvalidCloseReason, 1007),
+        (ProtocolError::InvalidCompressedData, 1007),
+        (ProtocolError::FrameTooLarge { size: 2, limit: 1 }, 1009),
+        (ProtocolError::MessageTooLarge { size: 2, limit: 1 }, 1009),
+        (ProtocolError::KeepaliveTimeout, 1011),
+    ];
+    for (error, code) in every {
+        assert_eq!(error.close_code().as_u16(), code, "{error:?}");
+        assert_eq!(rfc_close_code(&error), code, "{error:?}");
+    }
+}
+
 /// The terminal event of a connection failed with `error`.
 fn failure(error: ProtocolError) -> Event {
     Event::Closed(Closed {
-        code: error.close_code(),
+        code: CloseCode::from(rfc_close_code(&error)),
         reason: Utf8Bytes::default(),
         initiator: Initiator::Local,
         clean: false,
@@ -282,8 +342,9 @@ fn assert_failed(conn: &mut Connection, error: ProtocolError) {
 }
 
 /// `got` (the events taken from `conn`) are `before`, then the failure with
-/// `error`; the output is `replies`, then the close frame with the error's
-/// code and reason; from then on nothing is read or sent.
+/// `error`; the output is `replies`, then the close frame with the RFC's
+/// code for the error ([`rfc_close_code`]) and the error's text as reason;
+/// from then on nothing is read or sent.
 #[track_caller]
 fn check_failure(
     conn: &mut Connection,
@@ -292,7 +353,7 @@ fn check_failure(
     replies: &[(OpCode, Vec<u8>)],
     error: ProtocolError,
 ) {
-    let code = error.close_code();
+    let code = CloseCode::from(rfc_close_code(&error));
     let mut expected = before.to_vec();
     expected.push(failure(error.clone()));
     assert_eq!(got, expected);
