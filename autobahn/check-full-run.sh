@@ -22,7 +22,7 @@ if ! git cat-file -e "$COMMIT^{commit}" 2>/dev/null; then
   fi
   die "autobahn/FULL_RUN.md names commit $COMMIT, which is not in this repository"
 fi
-CHANGED=$(git diff --name-only "$COMMIT" HEAD -- \
+CHANGED=$(git diff --name-only "$COMMIT" -- \
   crates/rws-proto/src crates/rws-proto/Cargo.toml \
   crates/rws/src crates/rws/Cargo.toml \
   crates/rws/examples/autobahn_server.rs crates/rws/examples/autobahn_client.rs \
