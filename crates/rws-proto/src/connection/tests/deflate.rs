@@ -62,13 +62,13 @@ fn peer_side(receiver: Role, p: &DeflateParams) -> (u8, bool) {
 }
 
 /// A peer's compressor, on flate2 directly (RFC 7692 §7.2.1).
-struct PeerDeflater {
+pub(super) struct PeerDeflater {
     compress: Compress,
     no_context_takeover: bool,
 }
 
 impl PeerDeflater {
-    fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> PeerDeflater {
+    pub(super) fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> PeerDeflater {
         PeerDeflater {
             compress: Compress::new_with_window_bits(Compression::new(level), false, window_bits),
             no_context_takeover,
@@ -80,7 +80,7 @@ impl PeerDeflater {
     /// Python's zlib. (A sync flush right after another, with no data in
     /// between, is refused by zlib: the `None` flush in between avoids
     /// that for empty messages.)
-    fn message(&mut self, data: &[u8]) -> Vec<u8> {
+    pub(super) fn message(&mut self, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(data.len() + 1024);
         let mut input = data;
         loop {

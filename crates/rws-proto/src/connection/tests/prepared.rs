@@ -2,7 +2,7 @@
 //! compressor setting (RFC 7692 without context takeover), checked by
 //! inflating with flate2 directly.
 
-use super::deflate::{deflating, params, PeerInflater};
+use super::deflate::{deflating, params, PeerDeflater, PeerInflater};
 use super::*;
 use crate::connection::PreparedMessage;
 use crate::deflate::DeflateConfig;
@@ -57,8 +57,15 @@ fn rfc7692_7_2_1_each_window_gets_its_own_compression() {
         server.send_prepared(&prepared).unwrap();
         let (header, payload) = one_frame(&mut server);
         assert!(header.rsv1);
-        // Inflated with exactly the agreed window: data compressed with a
-        // larger one may refer further back than it holds.
+        // The bytes a compressor made here with exactly the agreed window
+        // and level produces (inflating alone could not tell: zlib's
+        // inflater reads back through its whole output, window or not).
+        let level = DeflateConfig::default().level;
+        let expected = PeerDeflater::new(level, bits, true).message(line().as_payload());
+        assert!(
+            payload == expected,
+            "{bits} bits: another window's compression"
+        );
         assert_eq!(
             PeerInflater::new(bits, true).message(&payload),
             line().as_payload()
