@@ -199,6 +199,10 @@ def render(meta, loads, idles, errors, source, profiles=()):
         "`python3 bench/report.py bench/results/FILE.jsonl -o BENCHMARKS.md`.\n"
     )
 
+    if str(meta.get("commit", "?")).endswith("+dirty"):
+        w("> **From a tree with uncommitted changes, not for publication**: the figures are "
+          "for no commit. Commit, then rerun `bench/run.sh`.\n")
+
     measured = (meta.get("reps") or 0) * (meta.get("duration_s") or 0)
     if (meta.get("reps") or 0) < 5 or measured < 4:
         w(f"> **Smoke test, not for publication**: {meta.get('reps', '?')} run(s) of "
@@ -220,7 +224,7 @@ def render(meta, loads, idles, errors, source, profiles=()):
       f"All use tokio {versions.get('tokio', '?')}.\n")
     w("| server | crate | features and notes |")
     w("|---|---|---|")
-    w(f"| rws | rws {versions.get('rws', '?')} (`{meta.get('commit', '?')}`) | "
+    w(f"| rws | rws {versions.get('rws', '?')} (`{str(meta.get('commit', '?'))[:12]}`) | "
       "`default-features = false, features = [\"tokio\"]`; `recv()` → `feed()` (its docs' pattern for request/response loops: `recv` writes the queued replies before it waits for input, so replies to pipelined messages leave in one write) |")
     w(f"| tungstenite | tokio-tungstenite {versions.get('tokio-tungstenite', '?')} "
       f"(tungstenite {versions.get('tungstenite', '?')}) | "

@@ -33,7 +33,8 @@
 #                 a smoke test of the whole pipeline in about a minute
 #   BUILD=0       skip the release builds (use the binaries already built)
 #   RWS_BIN       the load generator (default target/release/rws)
-#   REPORT=0      do not write BENCHMARKS.md
+#   REPORT=0      do not write BENCHMARKS.md (else the tree must have no
+#                 uncommitted changes, unless ALLOW_DIRTY=1)
 #   PROFILE=0     skip the CPU profiles (bench/profile.sh, needs perf) of
 #                 PROFILE_SERVERS ("rws fastwebsockets")
 set -uo pipefail
@@ -81,6 +82,14 @@ CLIENT_CPU=1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
+# BENCHMARKS.md names the commit its figures are for: a tree with
+# uncommitted changes has none (the results file then says "+dirty" and
+# the page says it is not for publication).
+if [[ "${REPORT:-1}" != 0 && "${ALLOW_DIRTY:-0}" != 1 ]] &&
+    [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+    echo "bench/run.sh: the tree has uncommitted changes; commit them first (or REPORT=0, or ALLOW_DIRTY=1 for a trial)" >&2
+    exit 2
+fi
 RWS_BIN=${RWS_BIN:-target/release/rws}
 SERVER_DIR=bench/servers/target/release
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -167,8 +176,8 @@ lock_version() { # crate -> its version in bench/servers/Cargo.lock
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 rustc_version=$(rustc -V)
 kernel=$(uname -sr)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
+commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+[[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] || commit="$commit+dirty"
 rws_version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 
 echo "== machine: $cpu_model, $(nproc) CPUs, $kernel, $(ulimit -n) fds"

@@ -116,6 +116,27 @@ fn no_room_where_a_copy_is_needed_or_cheaper() {
 }
 
 #[test]
+fn no_room_once_the_connection_failed_or_sent_its_close() {
+    // Invalid UTF-8 in the first bytes of a large text frame: the failure
+    // is queued (the state is still open until it is taken) and nothing
+    // more is read.
+    let mut payload = vec![b'a'; 100_000];
+    payload[10] = 0xff;
+    let wire = frame_to(Role::Server, true, TEXT, &payload);
+    let mut conn = Connection::new(Role::Server, defaults());
+    conn.handle_input(&wire[..1000]);
+    assert_eq!(conn.state(), State::Open);
+    assert!(conn.input_space().is_none(), "failed");
+    assert_failed(&mut conn, ProtocolError::InvalidUtf8);
+    // After our close frame, data is discarded unread.
+    let wire = frame_to(Role::Server, true, BINARY, &[1; 100_000]);
+    let mut conn = Connection::new(Role::Server, defaults());
+    conn.close(None).unwrap();
+    conn.handle_input(&wire[..1000]);
+    assert!(conn.input_space().is_none(), "closing");
+}
+
+#[test]
 fn an_announced_length_alone_reserves_a_bounded_room() {
     let mut conn = Connection::new(Role::Server, defaults());
     conn.handle_input(&header_to(Role::Server, BINARY | FIN, 16 << 20));

@@ -17,6 +17,7 @@ mod direct;
 mod framing;
 mod limits;
 mod masking;
+mod output;
 mod prepared;
 mod props;
 mod timers;

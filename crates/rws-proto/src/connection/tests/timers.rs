@@ -245,6 +245,41 @@ fn time_never_goes_back() {
 }
 
 #[test]
+fn an_earlier_time_counts_as_the_latest_one_given() {
+    // The close timeout is armed from the latest time the connection was
+    // given, even when the time given since went back.
+    let config = Config::default()
+        .ping_interval(None)
+        .close_timeout(2 * SECOND);
+    let (mut conn, t0) = started(Role::Server, config);
+    conn.handle_timeout(t0 + 10 * SECOND);
+    conn.handle_timeout(t0);
+    conn.close(None).unwrap();
+    assert_eq!(conn.poll_timeout(), Some(t0 + 10 * SECOND), "the time is wanted");
+    conn.handle_timeout(t0);
+    assert_eq!(conn.poll_timeout(), Some(t0 + 12 * SECOND), "armed from the latest");
+    conn.handle_timeout(t0 + 5 * SECOND);
+    assert_eq!(conn.transport_action(), TransportAction::Continue);
+    conn.handle_timeout(t0 + 12 * SECOND);
+    assert_eq!(conn.transport_action(), TransportAction::Abort);
+}
+
+#[test]
+fn an_interval_too_long_to_be_a_time_counts_as_a_century() {
+    // 100 years of 365 days: 3,153,600,000 s.
+    let century = Duration::from_secs(3_153_600_000);
+    for long in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+        let config = Config::default().ping_interval(Some(long));
+        let (conn, t0) = started(Role::Client, config);
+        assert_eq!(conn.poll_timeout(), Some(t0 + century), "{long:?}");
+    }
+    // One that is a time is kept as it is.
+    let config = Config::default().ping_interval(Some(2 * century));
+    let (conn, t0) = started(Role::Client, config);
+    assert_eq!(conn.poll_timeout(), Some(t0 + 2 * century));
+}
+
+#[test]
 fn rfc6455_7_1_1_a_peer_that_never_answers_the_close_is_given_up() {
     for role in ROLES {
         let config = Config::default()

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# CI: mutation testing of what changed in the core since its last whole
+# run. Every mutant cargo-mutants makes of the lines of crates/rws-proto/src
+# that differ from the commit in mutants/base (written by
+# mutants/whole-run.sh, whose result MUTANTS.md records) is built and
+# tested with the core's tests; a mutant the tests miss fails CI, unless
+# mutants/equivalent.txt names it (each entry explained in MUTANTS.md). So
+# every new line of the core comes with a test that notices when it breaks.
+#
+# Bounded in time: at most MAX_MUTANTS (150, about 6 minutes) mutants.
+# When the core has changed more than that since mutants/base, run
+# mutants/whole-run.sh, record it in MUTANTS.md and commit mutants/base.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+MAX_MUTANTS=${MAX_MUTANTS:-150}
+die() {
+  echo "in-diff.sh: $*" >&2
+  exit 1
+}
+BASE=$(tr -d '[:space:]' < mutants/base)
+[[ $BASE =~ ^[0-9a-f]{40}$ ]] || die "mutants/base does not hold a commit"
+if ! git cat-file -e "$BASE^{commit}" 2>/dev/null; then
+  if [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+    echo "in-diff.sh: WARNING: $BASE is not in this shallow clone's history; nothing mutated" >&2
+    exit 0
+  fi
+  die "mutants/base names $BASE, which is not in this repository"
+fi
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+# Against the working tree: uncommitted changes are mutated too.
+git diff "$BASE" -- crates/rws-proto/src > "$TMP/core.diff"
+if [ ! -s "$TMP/core.diff" ]; then
+  echo "in-diff.sh: crates/rws-proto/src is as at ${BASE:0:12} (the whole run of MUTANTS.md): nothing to mutate"
+  exit 0
+fi
+mutants/install.sh
+EXCLUDE=()
+while IFS= read -r line; do
+  case "$line" in '#'* | '') continue ;; esac
+  EXCLUDE+=(--exclude-re "$line")
+done < mutants/equivalent.txt
+ARGS=(-p rws-proto --in-diff "$TMP/core.diff" "${EXCLUDE[@]}")
+cargo mutants "${ARGS[@]}" --list > "$TMP/list"
+COUNT=$(grep -c . "$TMP/list" || true)
+echo "in-diff.sh: $COUNT mutants in the core's lines changed since ${BASE:0:12}"
+if [ "$COUNT" -eq 0 ]; then
+  exit 0
+fi
+if [ "$COUNT" -gt "$MAX_MUTANTS" ]; then
+  die "more than $MAX_MUTANTS: run mutants/whole-run.sh (about an hour), record it in MUTANTS.md and commit mutants/base"
+fi
+status=0
+cargo mutants "${ARGS[@]}" --output "$TMP" --timeout 30 -j 2 -- --lib --tests || status=$?
+if [ "$status" -ne 0 ]; then
+  for kind in missed timeout; do
+    if [ -s "$TMP/mutants.out/$kind.txt" ]; then
+      echo "in-diff.sh: $kind:" >&2
+      sed 's/^/  /' "$TMP/mutants.out/$kind.txt" >&2
+    fi
+  done
+  die "cargo-mutants exit status $status: a test must catch each missed mutant, or, if it is equivalent, mutants/equivalent.txt names it and MUTANTS.md explains why"
+fi
+echo "in-diff.sh: every mutant of the changed lines caught (or unviable)"
