@@ -367,3 +367,98 @@ fn an_upgrade_request_gives_the_whole_request_and_its_target() {
     assert_eq!(request.request().headers()["origin"], "http://example.com");
     assert_eq!(request.request().uri(), "/chat/room?name=a%20b");
 }
+
+/// RFC 6455 §1.3's sample request, with extra fields.
+fn sample_request(extra: &str) -> rws_proto::handshake::UpgradeRequest {
+    use rws_proto::handshake::{parse_request, HeadLimits};
+    let wire = format!(
+        "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+    );
+    parse_request(wire.as_bytes(), &HeadLimits::default())
+        .unwrap()
+        .unwrap()
+        .0
+}
+
+#[test]
+fn rfc7692_5_a_server_negotiates_from_the_clients_offer_only() {
+    let config = DeflateConfig::default();
+    assert_eq!(sample_request("").negotiate_deflate(&config), None);
+    let offered = sample_request(
+        "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",
+    );
+    let params = offered.negotiate_deflate(&config).expect("accepted");
+    assert!(params.server_no_context_takeover);
+    assert_eq!(params.server_max_window_bits, 15);
+}
+
+#[test]
+fn an_upgrade_request_hands_back_the_request_it_checked() {
+    let request = sample_request("X-Trace: 42\r\n").into_request();
+    assert_eq!(request.method(), "GET");
+    assert_eq!(request.uri(), "/chat");
+    assert_eq!(request.headers()["x-trace"], "42");
+    assert_eq!(request.headers()["host"], "server.example.com");
+}
+
+#[test]
+fn accept_and_rejection_keep_what_they_were_given() {
+    use rws_proto::handshake::{Accept, Rejection};
+    assert_eq!(Accept::new().chosen_protocol(), None);
+    assert_eq!(Accept::new().protocol("chat").chosen_protocol(), Some("chat"));
+    assert!(Accept::new().deflate_config().is_none());
+    let accept = Accept::new().deflate(DeflateConfig::default().level(3).threshold(9));
+    let config = accept.deflate_config().expect("set");
+    assert_eq!((config.level, config.threshold), (3, 9));
+
+    let no = Rejection::new(StatusCode::FORBIDDEN, "origin not allowed").header("x-why", "origin");
+    assert_eq!(no.response().status(), StatusCode::FORBIDDEN);
+    assert_eq!(no.response().headers()["x-why"], "origin");
+    let response = no.into_response();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.body().as_ref(), b"origin not allowed");
+    assert_eq!(response.headers()["x-why"], "origin");
+}
+
+#[test]
+fn rfc6455_4_2_1_an_upgrade_request_names_websocket_in_upgrade() {
+    use rws_proto::handshake::is_upgrade_request;
+    let request = |upgrade: Option<&str>| {
+        let mut builder = rws_proto::http::Request::builder().uri("/");
+        if let Some(value) = upgrade {
+            builder = builder.header("upgrade", value);
+        }
+        builder.body(()).unwrap()
+    };
+    assert!(is_upgrade_request(&request(Some("websocket"))));
+    assert!(is_upgrade_request(&request(Some("WebSocket"))), "case-insensitive");
+    assert!(is_upgrade_request(&request(Some("h2c, websocket"))), "a list");
+    assert!(!is_upgrade_request(&request(Some("h2c"))));
+    assert!(!is_upgrade_request(&request(None)));
+}
+
+#[test]
+fn rfc7230_3_3_responses_carry_their_body_and_one_length() {
+    use rws_proto::handshake::encode_response;
+    fn encoded<B: rws_proto::handshake::ResponseBody>(status: u16, body: B, length: bool) -> String {
+        let mut builder = Response::builder().status(status);
+        if length {
+            builder = builder.header("content-length", "2");
+        }
+        let mut out = Vec::new();
+        encode_response(&builder.body(body).unwrap(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+    let head = "HTTP/1.1 400 Bad Request\r\n";
+    assert_eq!(encoded(400, (), false), format!("{head}content-length: 0\r\n\r\n"));
+    assert_eq!(encoded(400, b"no".to_vec(), false), format!("{head}content-length: 2\r\n\r\nno"));
+    assert_eq!(encoded(400, String::from("no"), false), format!("{head}content-length: 2\r\n\r\nno"));
+    assert_eq!(encoded(400, "no", false), format!("{head}content-length: 2\r\n\r\nno"));
+    assert_eq!(encoded(400, Bytes::from_static(b"no"), false), format!("{head}content-length: 2\r\n\r\nno"));
+    // A length already set is not repeated.
+    assert_eq!(encoded(400, "no", true), format!("{head}content-length: 2\r\n\r\nno"));
+    // RFC 7230 §3.3.2: no Content-Length in a 1xx response, and no body.
+    assert_eq!(encoded(101, (), false), "HTTP/1.1 101 Switching Protocols\r\n\r\n");
+}
