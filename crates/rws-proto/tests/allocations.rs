@@ -110,17 +110,19 @@ fn small_messages_reuse_the_output_buffer() {
 }
 
 #[test]
-fn a_large_message_sent_does_not_stay_in_the_output_buffer() {
-    // A client masks, so it copies the payload into its buffer.
-    let mut client = Connection::new(Role::Client, Config::default());
-    let mut wire = Vec::with_capacity(300 << 10);
-    let message = Message::binary(vec![7u8; 200 << 10]);
+fn a_large_backlog_sent_does_not_stay_in_the_output_buffer() {
+    // 300 messages of 1,000 bytes queued before the transport takes any:
+    // copied into one buffer of 300 KB, released once written.
+    let mut server = Connection::new(Role::Server, Config::default());
+    let mut wire = Vec::with_capacity(400 << 10);
     let before = live();
-    client.send(message).unwrap();
-    drain(&mut client, &mut wire);
-    assert_eq!(wire.len(), 14 + (200 << 10));
+    for _ in 0..300 {
+        server.send(Message::binary(vec![7u8; 1000])).unwrap();
+    }
+    drain(&mut server, &mut wire);
+    assert_eq!(wire.len(), 300 * (4 + 1000));
     let kept = live() - before;
-    assert!(kept < 8 << 10, "{kept} bytes kept after a 200 KiB message left");
+    assert!(kept < 8 << 10, "{kept} bytes kept after a 300 KB backlog left");
 }
 
 #[test]
@@ -132,10 +134,9 @@ fn a_large_compressed_message_received_does_not_stay_in_the_core() {
     let mut wire = Vec::with_capacity(1 << 20);
     // 400 KiB of 4-bit noise compresses to about half: a payload well over
     // 64 KiB arrives in one piece.
-    let small = noise(1000, 16);
-    let large = noise(400 << 10, 16);
-    let mut receive = |payload: Vec<u8>| {
-        client.send(Message::binary(payload)).unwrap();
+    // The payload is made (and freed) within the counted span.
+    let mut receive = |len: usize| {
+        client.send(Message::binary(noise(len, 16))).unwrap();
         drain(&mut client, &mut wire);
         server.handle_input(&wire);
         let size = match server.poll_event() {
@@ -145,12 +146,35 @@ fn a_large_compressed_message_received_does_not_stay_in_the_core() {
         (size, wire.len())
     };
     // The first message sets up the inflater (kept: context takeover).
-    assert_eq!(receive(small.clone()).0, 1000);
+    assert_eq!(receive(1000).0, 1000);
     let before = live();
-    let (size, compressed) = receive(large);
+    let (size, compressed) = receive(400 << 10);
     assert_eq!(size, 400 << 10);
     assert!(compressed > 100 << 10, "compressed to {compressed} bytes");
-    assert_eq!(receive(small).0, 1000);
+    assert_eq!(receive(1000).0, 1000);
     let kept = live() - before;
     assert!(kept < 16 << 10, "{kept} bytes kept after a 400 KiB compressed message");
+}
+
+#[test]
+fn a_large_inflated_message_grows_by_doubling() {
+    // 4 MiB of zeros compress to a few KiB; the message they inflate to
+    // grows by doubling (about a dozen steps from 1 KiB), not by a step
+    // at a time (64 of them).
+    let config = Config::default().deflate(Some(DeflateConfig::default()));
+    let params = server_negotiate(["permessage-deflate"], &DeflateConfig::default()).unwrap();
+    let mut client = Connection::new(Role::Client, config.clone()).with_deflate(params);
+    let mut server = Connection::new(Role::Server, config).with_deflate(params);
+    client.send(Message::binary(vec![0u8; 4 << 20])).unwrap();
+    let mut wire = Vec::new();
+    drain(&mut client, &mut wire);
+    assert!(wire.len() < 64 << 10, "compressed to {} bytes", wire.len());
+    let before = allocations();
+    server.handle_input(&wire);
+    let made = allocations() - before;
+    match server.poll_event() {
+        Some(Event::Message(m)) => assert_eq!(m.len(), 4 << 20),
+        other => panic!("{other:?}"),
+    }
+    assert!(made <= 24, "{made} allocations to inflate 4 MiB");
 }

@@ -163,20 +163,32 @@ fn utf8_bytes_behave_like_the_text_they_hold() {
 
 #[test]
 fn queued_output_drains_through_every_interface_alike() {
-    // A small frame (copied into the buffer), a large one (queued by
-    // reference), a small one: RFC 6455 §5.2 headers written out here.
+    // A first message copied into the buffer (small enough to be copied
+    // out of it again when a shared payload follows, or not), a large one
+    // queued by reference, a small one: RFC 6455 §5.2 headers written out
+    // here (126..=65535 bytes: a 16-bit length).
+    for first in [2usize, 200] {
+        check_queued_output(first);
+    }
+}
+
+fn check_queued_output(first: usize) {
     let big = vec![7u8; 60 << 10];
-    // 126..=65535 bytes: a 16-bit length (RFC 6455 §5.2).
-    let mut expected = vec![0x82, 0x7e];
+    let text = "h".repeat(first);
+    let mut expected = match first {
+        0..=125 => vec![0x81, first as u8],
+        _ => vec![0x81, 0x7e, 0, first as u8],
+    };
+    expected.extend_from_slice(text.as_bytes());
+    expected.extend_from_slice(&[0x82, 0x7e]);
     expected.extend_from_slice(&(big.len() as u16).to_be_bytes());
-    let mut expected = [vec![0x81, 0x02, b'h', b'i'], expected].concat();
     expected.extend_from_slice(&big);
     expected.extend_from_slice(b"\x81\x05after");
     let fill = || {
         let mut server = Connection::new(Role::Server, Config::default());
         assert!(!server.wants_write());
         assert_eq!(server.pending_output_len(), 0);
-        server.send(Message::text("hi")).unwrap();
+        server.send(Message::text(text.as_str())).unwrap();
         server.send(Message::binary(big.clone())).unwrap();
         server.send(Message::text("after")).unwrap();
         assert!(server.wants_write());
@@ -461,4 +473,16 @@ fn rfc7230_3_3_responses_carry_their_body_and_one_length() {
     assert_eq!(encoded(400, "no", true), format!("{head}content-length: 2\r\n\r\nno"));
     // RFC 7230 §3.3.2: no Content-Length in a 1xx response, and no body.
     assert_eq!(encoded(101, (), false), "HTTP/1.1 101 Switching Protocols\r\n\r\n");
+}
+
+#[test]
+fn rfc7692_7_1_2_2_a_response_may_not_raise_the_clients_window() {
+    use rws_proto::deflate::parse_response;
+    let config = DeflateConfig::default().client_max_window_bits(10);
+    let answer = |header: &str| parse_response([header], &config);
+    assert!(answer("permessage-deflate; client_max_window_bits=12").is_err());
+    let params = answer("permessage-deflate; client_max_window_bits=9").unwrap().unwrap();
+    assert_eq!(params.client_max_window_bits, 9);
+    let params = answer("permessage-deflate").unwrap().unwrap();
+    assert_eq!(params.client_max_window_bits, 10, "what the client offered");
 }

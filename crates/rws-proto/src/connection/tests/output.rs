@@ -49,3 +49,19 @@ fn consuming_in_pieces_what_was_handed_out_writes_it_all_once() {
     conn.consume_output(4);
     assert!(!conn.wants_write());
 }
+
+#[test]
+#[should_panic(expected = "past the")]
+fn bytes_queued_after_the_last_pending_output_were_not_handed_out() {
+    let mut conn = queued("hi");
+    assert_eq!(conn.pending_output().len(), 4);
+    conn.send(Message::text("hi")).unwrap();
+    // The caller wrote the 4 bytes handed out, but consumes all 8 queued.
+    conn.consume_output(8);
+}
+
+#[test]
+fn compressors_describe_themselves_without_their_state() {
+    let deflater = crate::deflate::Deflater::new(6, 15, false).unwrap();
+    assert_eq!(format!("{deflater:?}"), "Deflater { .. }");
+}
