@@ -28,8 +28,9 @@ if ! git cat-file -e "$BASE^{commit}" 2>/dev/null; then
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-# Against the working tree: uncommitted changes are mutated too.
-git diff "$BASE" -- crates/rws-proto/src > "$TMP/core.diff"
+# Against the working tree: uncommitted changes are mutated too. The
+# core's test directory is left out (cargo-mutants never mutates tests).
+git diff "$BASE" -- crates/rws-proto/src ':(exclude)crates/rws-proto/src/connection/tests' > "$TMP/core.diff"
 if [ ! -s "$TMP/core.diff" ]; then
   echo "in-diff.sh: crates/rws-proto/src is as at ${BASE:0:12} (the whole run of MUTANTS.md): nothing to mutate"
   exit 0
