@@ -106,7 +106,11 @@ fn small_messages_reuse_the_output_buffer() {
         drain(&mut server, &mut wire);
         assert_eq!(wire.len(), 4 + 4000);
     }
-    assert_eq!(allocations() - before, 0, "the buffer of the first message is reused");
+    assert_eq!(
+        allocations() - before,
+        0,
+        "the buffer of the first message is reused"
+    );
 }
 
 #[test]
@@ -122,7 +126,10 @@ fn a_large_backlog_sent_does_not_stay_in_the_output_buffer() {
     drain(&mut server, &mut wire);
     assert_eq!(wire.len(), 300 * (4 + 1000));
     let kept = live() - before;
-    assert!(kept < 8 << 10, "{kept} bytes kept after a 300 KB backlog left");
+    assert!(
+        kept < 8 << 10,
+        "{kept} bytes kept after a 300 KB backlog left"
+    );
 }
 
 #[test]
@@ -153,7 +160,10 @@ fn a_large_compressed_message_received_does_not_stay_in_the_core() {
     assert!(compressed > 100 << 10, "compressed to {compressed} bytes");
     assert_eq!(receive(1000).0, 1000);
     let kept = live() - before;
-    assert!(kept < 16 << 10, "{kept} bytes kept after a 400 KiB compressed message");
+    assert!(
+        kept < 16 << 10,
+        "{kept} bytes kept after a 400 KiB compressed message"
+    );
 }
 
 #[test]

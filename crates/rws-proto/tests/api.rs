@@ -68,7 +68,10 @@ fn a_connection_reports_its_deflate_parameters_and_configuration() {
     let got = compressing.deflate().expect("negotiated");
     assert!(got.server_no_context_takeover);
     assert!(!got.client_no_context_takeover);
-    assert_eq!((got.server_max_window_bits, got.client_max_window_bits), (15, 10));
+    assert_eq!(
+        (got.server_max_window_bits, got.client_max_window_bits),
+        (15, 10)
+    );
     assert_eq!(compressing.role(), Role::Client);
 }
 
@@ -78,7 +81,11 @@ fn deflate_config_setters_set_their_own_field_only() {
     assert_eq!((config.level, config.threshold), (0, 7));
     let config = DeflateConfig::default().threshold(7).level(3);
     assert_eq!((config.level, config.threshold), (3, 7));
-    assert_eq!(DeflateConfig::default().level(12).level, 9, "clamped to zlib's 0-9");
+    assert_eq!(
+        DeflateConfig::default().level(12).level,
+        9,
+        "clamped to zlib's 0-9"
+    );
 }
 
 #[test]
@@ -89,7 +96,10 @@ fn rfc7692_7_1_2_the_answer_names_a_window_below_15_bits_or_one_the_offer_named(
             .response_header()
     };
     let default = DeflateConfig::default;
-    assert_eq!(answer("permessage-deflate", default()), "permessage-deflate");
+    assert_eq!(
+        answer("permessage-deflate", default()),
+        "permessage-deflate"
+    );
     // §7.1.2.1: a server may limit its own window unasked, and says so.
     assert_eq!(
         answer("permessage-deflate", default().server_max_window_bits(10)),
@@ -133,8 +143,14 @@ fn send_errors_say_what_went_wrong() {
 
 #[test]
 fn rfc6455_4_2_2_handshake_errors_answer_with_their_http_status() {
-    assert_eq!(HandshakeError::Version.status(), StatusCode::HTTP_VERSION_NOT_SUPPORTED);
-    assert_eq!(HandshakeError::UnsupportedVersion.status(), StatusCode::UPGRADE_REQUIRED);
+    assert_eq!(
+        HandshakeError::Version.status(),
+        StatusCode::HTTP_VERSION_NOT_SUPPORTED
+    );
+    assert_eq!(
+        HandshakeError::UnsupportedVersion.status(),
+        StatusCode::UPGRADE_REQUIRED
+    );
     let refusal = Response::builder()
         .status(StatusCode::TOO_MANY_REQUESTS)
         .body(Bytes::new())
@@ -156,7 +172,11 @@ fn utf8_bytes_behave_like_the_text_they_hold() {
     assert!(text == "héllo \"you\"");
     assert!(text != "hello");
     assert_eq!(format!("{text}"), "héllo \"you\"");
-    assert_eq!(format!("{text:?}"), r#""héllo \"you\"""#, "quoted and escaped, like a str");
+    assert_eq!(
+        format!("{text:?}"),
+        r#""héllo \"you\"""#,
+        "quoted and escaped, like a str"
+    );
     assert_eq!(Message::text(text.clone()).as_text(), Some("héllo \"you\""));
     assert_eq!(Message::binary(&b"x"[..]).as_text(), None);
 }
@@ -220,7 +240,11 @@ fn check_queued_output(first: usize) {
 
     // pending_output_vectored: the parts in order, then consumed at once.
     let mut server = fill();
-    assert_eq!(server.pending_output_parts(), 3, "header, shared payload, tail");
+    assert_eq!(
+        server.pending_output_parts(),
+        3,
+        "header, shared payload, tail"
+    );
     let mut slices = [IoSlice::new(&[]); 8];
     let n = server.pending_output_vectored(&mut slices);
     assert_eq!(n, 3);
@@ -241,7 +265,10 @@ fn rfc7692_7_1_2_a_client_offers_a_window_below_15_bits_by_value() {
     let offer = |config: DeflateConfig| client_offer(&config);
     let default = DeflateConfig::default;
     // §7.1.2.2: a bare client_max_window_bits lets the server choose.
-    assert_eq!(offer(default()), "permessage-deflate; client_max_window_bits");
+    assert_eq!(
+        offer(default()),
+        "permessage-deflate; client_max_window_bits"
+    );
     assert_eq!(
         offer(default().client_max_window_bits(14)),
         "permessage-deflate; client_max_window_bits=14"
@@ -251,7 +278,11 @@ fn rfc7692_7_1_2_a_client_offers_a_window_below_15_bits_by_value() {
         "permessage-deflate; server_max_window_bits=14; client_max_window_bits"
     );
     assert_eq!(
-        offer(default().server_max_window_bits(15).client_max_window_bits(15)),
+        offer(
+            default()
+                .server_max_window_bits(15)
+                .client_max_window_bits(15)
+        ),
         "permessage-deflate; client_max_window_bits"
     );
 }
@@ -260,7 +291,10 @@ fn rfc7692_7_1_2_a_client_offers_a_window_below_15_bits_by_value() {
 fn inflate_errors_and_inflaters_describe_themselves() {
     use rws_proto::deflate::{InflateError, Inflater};
     assert_eq!(InflateError::Corrupt.to_string(), "corrupt deflate data");
-    assert_eq!(InflateError::TooLarge.to_string(), "inflated data larger than the limit");
+    assert_eq!(
+        InflateError::TooLarge.to_string(),
+        "inflated data larger than the limit"
+    );
     assert_eq!(format!("{:?}", Inflater::new(15, false)), "Inflater { .. }");
 }
 
@@ -330,8 +364,14 @@ fn rfc6455_9_1_a_quoted_value_is_a_token_once_unescaped() {
     let window = |header: &str| {
         server_negotiate([header], &config).map(|params| params.client_max_window_bits)
     };
-    assert_eq!(window(r#"permessage-deflate; client_max_window_bits="12""#), Some(12));
-    assert_eq!(window(r#"permessage-deflate; client_max_window_bits="1\2""#), Some(12));
+    assert_eq!(
+        window(r#"permessage-deflate; client_max_window_bits="12""#),
+        Some(12)
+    );
+    assert_eq!(
+        window(r#"permessage-deflate; client_max_window_bits="1\2""#),
+        Some(12)
+    );
     // Separators are not token characters, quoted or not: the header is
     // malformed, and the server declines rather than guess.
     for header in [
@@ -355,9 +395,7 @@ fn rfc6455_4_1_a_response_head_over_the_limit_fails_whole_or_cut() {
     head.extend_from_slice(&[b'p'; 60]);
     head.extend_from_slice(b"\r\n");
     assert!(head.len() > 100);
-    let too_large = |result| {
-        matches!(result, Err(HandshakeError::HeadTooLarge { limit: 100 }))
-    };
+    let too_large = |result| matches!(result, Err(HandshakeError::HeadTooLarge { limit: 100 }));
     // Cut (no end of head yet) but already past the limit: no point waiting.
     assert!(too_large(client.handle_response(&head, false)), "cut");
     head.extend_from_slice(b"\r\n");
@@ -370,7 +408,9 @@ fn an_upgrade_request_gives_the_whole_request_and_its_target() {
     let wire = b"GET /chat/room?name=a%20b HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
         Sec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
-    let (request, n) = parse_request(wire, &HeadLimits::default()).unwrap().unwrap();
+    let (request, n) = parse_request(wire, &HeadLimits::default())
+        .unwrap()
+        .unwrap();
     assert_eq!(n, wire.len());
     assert_eq!(request.path(), "/chat/room");
     assert_eq!(request.uri().path(), "/chat/room");
@@ -419,7 +459,10 @@ fn an_upgrade_request_hands_back_the_request_it_checked() {
 fn accept_and_rejection_keep_what_they_were_given() {
     use rws_proto::handshake::{Accept, Rejection};
     assert_eq!(Accept::new().chosen_protocol(), None);
-    assert_eq!(Accept::new().protocol("chat").chosen_protocol(), Some("chat"));
+    assert_eq!(
+        Accept::new().protocol("chat").chosen_protocol(),
+        Some("chat")
+    );
     assert!(Accept::new().deflate_config().is_none());
     let accept = Accept::new().deflate(DeflateConfig::default().level(3).threshold(9));
     let config = accept.deflate_config().expect("set");
@@ -445,8 +488,14 @@ fn rfc6455_4_2_1_an_upgrade_request_names_websocket_in_upgrade() {
         builder.body(()).unwrap()
     };
     assert!(is_upgrade_request(&request(Some("websocket"))));
-    assert!(is_upgrade_request(&request(Some("WebSocket"))), "case-insensitive");
-    assert!(is_upgrade_request(&request(Some("h2c, websocket"))), "a list");
+    assert!(
+        is_upgrade_request(&request(Some("WebSocket"))),
+        "case-insensitive"
+    );
+    assert!(
+        is_upgrade_request(&request(Some("h2c, websocket"))),
+        "a list"
+    );
     assert!(!is_upgrade_request(&request(Some("h2c"))));
     assert!(!is_upgrade_request(&request(None)));
 }
@@ -454,7 +503,11 @@ fn rfc6455_4_2_1_an_upgrade_request_names_websocket_in_upgrade() {
 #[test]
 fn rfc7230_3_3_responses_carry_their_body_and_one_length() {
     use rws_proto::handshake::encode_response;
-    fn encoded<B: rws_proto::handshake::ResponseBody>(status: u16, body: B, length: bool) -> String {
+    fn encoded<B: rws_proto::handshake::ResponseBody>(
+        status: u16,
+        body: B,
+        length: bool,
+    ) -> String {
         let mut builder = Response::builder().status(status);
         if length {
             builder = builder.header("content-length", "2");
@@ -464,15 +517,36 @@ fn rfc7230_3_3_responses_carry_their_body_and_one_length() {
         String::from_utf8(out).unwrap()
     }
     let head = "HTTP/1.1 400 Bad Request\r\n";
-    assert_eq!(encoded(400, (), false), format!("{head}content-length: 0\r\n\r\n"));
-    assert_eq!(encoded(400, b"no".to_vec(), false), format!("{head}content-length: 2\r\n\r\nno"));
-    assert_eq!(encoded(400, String::from("no"), false), format!("{head}content-length: 2\r\n\r\nno"));
-    assert_eq!(encoded(400, "no", false), format!("{head}content-length: 2\r\n\r\nno"));
-    assert_eq!(encoded(400, Bytes::from_static(b"no"), false), format!("{head}content-length: 2\r\n\r\nno"));
+    assert_eq!(
+        encoded(400, (), false),
+        format!("{head}content-length: 0\r\n\r\n")
+    );
+    assert_eq!(
+        encoded(400, b"no".to_vec(), false),
+        format!("{head}content-length: 2\r\n\r\nno")
+    );
+    assert_eq!(
+        encoded(400, String::from("no"), false),
+        format!("{head}content-length: 2\r\n\r\nno")
+    );
+    assert_eq!(
+        encoded(400, "no", false),
+        format!("{head}content-length: 2\r\n\r\nno")
+    );
+    assert_eq!(
+        encoded(400, Bytes::from_static(b"no"), false),
+        format!("{head}content-length: 2\r\n\r\nno")
+    );
     // A length already set is not repeated.
-    assert_eq!(encoded(400, "no", true), format!("{head}content-length: 2\r\n\r\nno"));
+    assert_eq!(
+        encoded(400, "no", true),
+        format!("{head}content-length: 2\r\n\r\nno")
+    );
     // RFC 7230 §3.3.2: no Content-Length in a 1xx response, and no body.
-    assert_eq!(encoded(101, (), false), "HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    assert_eq!(
+        encoded(101, (), false),
+        "HTTP/1.1 101 Switching Protocols\r\n\r\n"
+    );
 }
 
 #[test]
@@ -481,7 +555,9 @@ fn rfc7692_7_1_2_2_a_response_may_not_raise_the_clients_window() {
     let config = DeflateConfig::default().client_max_window_bits(10);
     let answer = |header: &str| parse_response([header], &config);
     assert!(answer("permessage-deflate; client_max_window_bits=12").is_err());
-    let params = answer("permessage-deflate; client_max_window_bits=9").unwrap().unwrap();
+    let params = answer("permessage-deflate; client_max_window_bits=9")
+        .unwrap()
+        .unwrap();
     assert_eq!(params.client_max_window_bits, 9);
     let params = answer("permessage-deflate").unwrap().unwrap();
     assert_eq!(params.client_max_window_bits, 10, "what the client offered");

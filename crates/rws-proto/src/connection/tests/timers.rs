@@ -255,9 +255,17 @@ fn an_earlier_time_counts_as_the_latest_one_given() {
     conn.handle_timeout(t0 + 10 * SECOND);
     conn.handle_timeout(t0);
     conn.close(None).unwrap();
-    assert_eq!(conn.poll_timeout(), Some(t0 + 10 * SECOND), "the time is wanted");
+    assert_eq!(
+        conn.poll_timeout(),
+        Some(t0 + 10 * SECOND),
+        "the time is wanted"
+    );
     conn.handle_timeout(t0);
-    assert_eq!(conn.poll_timeout(), Some(t0 + 12 * SECOND), "armed from the latest");
+    assert_eq!(
+        conn.poll_timeout(),
+        Some(t0 + 12 * SECOND),
+        "armed from the latest"
+    );
     conn.handle_timeout(t0 + 5 * SECOND);
     assert_eq!(conn.transport_action(), TransportAction::Continue);
     conn.handle_timeout(t0 + 12 * SECOND);
