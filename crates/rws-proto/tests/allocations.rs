@@ -92,6 +92,16 @@ fn noise(len: usize, alphabet: u8) -> Vec<u8> {
         .collect()
 }
 
+/// A client and a server that agreed on permessage-deflate with the
+/// defaults (context takeover both ways).
+fn deflating_pair() -> (Connection, Connection) {
+    let config = Config::default().deflate(Some(DeflateConfig::default()));
+    let params = server_negotiate(["permessage-deflate"], &DeflateConfig::default()).unwrap();
+    let client = Connection::new(Role::Client, config.clone()).with_deflate(params);
+    let server = Connection::new(Role::Server, config).with_deflate(params);
+    (client, server)
+}
+
 #[test]
 fn small_messages_reuse_the_output_buffer() {
     let mut server = Connection::new(Role::Server, Config::default());
@@ -134,10 +144,7 @@ fn a_large_backlog_sent_does_not_stay_in_the_output_buffer() {
 
 #[test]
 fn a_large_compressed_message_received_does_not_stay_in_the_core() {
-    let config = Config::default().deflate(Some(DeflateConfig::default()));
-    let params = server_negotiate(["permessage-deflate"], &DeflateConfig::default()).unwrap();
-    let mut client = Connection::new(Role::Client, config.clone()).with_deflate(params);
-    let mut server = Connection::new(Role::Server, config).with_deflate(params);
+    let (mut client, mut server) = deflating_pair();
     let mut wire = Vec::with_capacity(1 << 20);
     // 400 KiB of 4-bit noise compresses to about half: a payload well over
     // 64 KiB arrives in one piece.
@@ -171,10 +178,7 @@ fn a_large_inflated_message_grows_by_doubling() {
     // 4 MiB of zeros compress to a few KiB; the message they inflate to
     // grows by doubling (about a dozen steps from 1 KiB), not by a step
     // at a time (64 of them).
-    let config = Config::default().deflate(Some(DeflateConfig::default()));
-    let params = server_negotiate(["permessage-deflate"], &DeflateConfig::default()).unwrap();
-    let mut client = Connection::new(Role::Client, config.clone()).with_deflate(params);
-    let mut server = Connection::new(Role::Server, config).with_deflate(params);
+    let (mut client, mut server) = deflating_pair();
     client.send(Message::binary(vec![0u8; 4 << 20])).unwrap();
     let mut wire = Vec::new();
     drain(&mut client, &mut wire);
